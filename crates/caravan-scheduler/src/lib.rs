@@ -1,0 +1,1 @@
+//! Caravan scheduler (issue 3).

@@ -1,0 +1,1 @@
+//! Caravan state store (issue 3).

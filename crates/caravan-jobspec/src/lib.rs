@@ -3,3 +3,5 @@
 //! Owns variables, locals, HCL functions and the mapping from HCL blocks to the
 //! model. Runtime references (`${NOMAD_*}`, `${node.*}`, `${attr.*}`, `${meta.*}`)
 //! are kept literally for the client. Knows nothing about servers.
+
+mod functions;

@@ -1,0 +1,1 @@
+//! Caravan task drivers (issue 3).

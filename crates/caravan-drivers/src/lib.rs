@@ -1,1 +1,39 @@
-//! Caravan task drivers (issue 3).
+//! Caravan's task drivers: the [`TaskDriver`] trait through which the client starts,
+//! watches, signals, stops and recovers tasks, the raw_exec driver (host processes),
+//! a recording [`FakeDriver`] for the client's fast tests, and the test battery
+//! ([`testing::run_battery`]) every driver must pass.
+//!
+//! Drivers act on the host only as told by a fully resolved [`TaskSpec`]: they
+//! interpolate nothing, decide no policy (restarts belong to the client) and do not
+//! set up networking (they only join a namespace that `caravan-net` made).
+
+mod driver;
+mod error;
+mod exit;
+mod fake;
+mod fingerprint;
+mod handle;
+mod log_pump;
+mod log_spec;
+mod proc_stat;
+pub mod raw_exec;
+mod rotating_log;
+mod signal;
+mod spec;
+mod task_dirs;
+pub mod testing;
+
+pub use driver::{BoxFuture, TaskDriver};
+pub use error::DriverError;
+pub use exit::ExitResult;
+pub use fake::{FakeCall, FakeDriver, FakeScript};
+pub use fingerprint::DriverFingerprint;
+pub use handle::{TaskHandle, TaskHandleState};
+pub use log_pump::pump_log;
+pub use log_spec::{DEFAULT_MAX_FILE_SIZE_MB, DEFAULT_MAX_FILES, LogSpec, MB};
+pub use proc_stat::ProcStat;
+pub use raw_exec::RawExecDriver;
+pub use rotating_log::{RotatingLog, log_files};
+pub use signal::{parse_signal, terminates_by_default};
+pub use spec::{TaskResources, TaskSpec};
+pub use task_dirs::TaskDirs;

@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 
 /// A duration in nanoseconds. Signed, as in Go, so that validation can name a
 /// negative value instead of the parser silently refusing it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Duration(pub i64);
 
@@ -62,7 +64,10 @@ impl Duration {
 
     /// Parses Go's duration syntax: `300ms`, `1.5h`, `2h45m`, `-5s`, `0`.
     pub fn parse(input: &str) -> Result<Self, ParseDurationError> {
-        let err = |reason| ParseDurationError { input: input.to_owned(), reason };
+        let err = |reason| ParseDurationError {
+            input: input.to_owned(),
+            reason,
+        };
         let mut s = input.trim();
         let negative = match s.as_bytes().first() {
             Some(b'-') => {
@@ -91,7 +96,9 @@ impl Duration {
             }
             let value: f64 = s[..num_len].parse().map_err(|_| err("bad number"))?;
             s = &s[num_len..];
-            let unit_len = s.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(s.len());
+            let unit_len = s
+                .find(|c: char| c.is_ascii_digit() || c == '.')
+                .unwrap_or(s.len());
             let scale = match &s[..unit_len] {
                 "ns" => 1,
                 "us" | "µs" | "μs" => NS_PER_US,
@@ -191,7 +198,14 @@ mod tests {
 
     #[test]
     fn display_parses_back() {
-        for ns in [1, 999, 1_000, 5 * NS_PER_S, 90 * NS_PER_M + 7, 25 * NS_PER_H] {
+        for ns in [
+            1,
+            999,
+            1_000,
+            5 * NS_PER_S,
+            90 * NS_PER_M + 7,
+            25 * NS_PER_H,
+        ] {
             let d = Duration(ns);
             assert_eq!(Duration::parse(&d.to_string()), Ok(d));
         }
@@ -199,6 +213,9 @@ mod tests {
 
     #[test]
     fn serializes_as_nanoseconds() {
-        assert_eq!(serde_json::to_string(&Duration::from_secs(5)).ok(), Some("5000000000".into()));
+        assert_eq!(
+            serde_json::to_string(&Duration::from_secs(5)).ok(),
+            Some("5000000000".into())
+        );
     }
 }

@@ -105,7 +105,10 @@ pub struct Job {
 impl Job {
     /// The job's type; an unknown string is reported by validation and reads as `service`.
     pub fn kind(&self) -> JobType {
-        self.job_type.as_deref().and_then(JobType::parse).unwrap_or_default()
+        self.job_type
+            .as_deref()
+            .and_then(JobType::parse)
+            .unwrap_or_default()
     }
 
     pub fn group(&self, name: &str) -> Option<&TaskGroup> {
@@ -113,7 +116,9 @@ impl Job {
     }
 
     pub fn is_periodic(&self) -> bool {
-        self.periodic.as_ref().is_some_and(|p| p.enabled.unwrap_or(true))
+        self.periodic
+            .as_ref()
+            .is_some_and(|p| p.enabled.unwrap_or(true))
     }
 
     pub fn is_parameterized(&self) -> bool {

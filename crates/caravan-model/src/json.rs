@@ -68,7 +68,10 @@ mod tests {
 
     #[test]
     fn refuses_non_objects() {
-        assert!(matches!(job_from_json(serde_json::json!([1])), Err(JobJsonError::NotAJob)));
+        assert!(matches!(
+            job_from_json(serde_json::json!([1])),
+            Err(JobJsonError::NotAJob)
+        ));
         assert!(matches!(
             job_from_json(serde_json::json!({"Job": 3})),
             Err(JobJsonError::NotAJob)

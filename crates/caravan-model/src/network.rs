@@ -39,7 +39,11 @@ impl NetworkResource {
 
     /// The mode, with the empty string read as Nomad's default, "host".
     pub fn mode(&self) -> &str {
-        if self.mode.is_empty() { "host" } else { &self.mode }
+        if self.mode.is_empty() {
+            "host"
+        } else {
+            &self.mode
+        }
     }
 }
 

@@ -39,7 +39,11 @@ pub struct Service {
 impl Service {
     /// The provider, with the empty string read as Nomad's default, "consul".
     pub fn provider(&self) -> &str {
-        if self.provider.is_empty() { "consul" } else { &self.provider }
+        if self.provider.is_empty() {
+            "consul"
+        } else {
+            &self.provider
+        }
     }
 }
 

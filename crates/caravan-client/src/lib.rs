@@ -1,0 +1,1 @@
+//! Caravan client agent (issue 3).

@@ -1,1 +1,31 @@
-//! Caravan state store (issue 3).
+//! Caravan's state store: in-memory tables of jobs (with their versions), evaluations,
+//! allocations and nodes, indexed for the reads the server, scheduler and API make, with
+//! O(1) snapshots and per-table modify indexes for blocking queries.
+//!
+//! Every write is a [`Command`] applied by [`StateStore::apply`] at a raft index. Apply is
+//! deterministic: it reads no clock, no randomness and no environment, iterates only
+//! ordered collections, and takes every timestamp and id from the command, so that the
+//! Raft replicas that apply the same log hold the same state. A refused command changes
+//! nothing.
+//!
+//! This crate must not do I/O or know about the network, the scheduler's policy or tokio.
+
+mod command;
+mod error;
+mod outcome;
+mod snapshot;
+mod store;
+mod summary;
+mod table;
+mod txn;
+
+#[cfg(test)]
+mod tests;
+
+pub use command::{AllocClientUpdate, Command, PlanResult};
+pub use error::StateError;
+pub use outcome::ApplyOutcome;
+pub use snapshot::{DEFAULT_NAMESPACE, JOB_VERSIONS_KEPT, Snapshot};
+pub use store::StateStore;
+pub use summary::{JobChildrenSummary, JobSummary, TaskGroupSummary};
+pub use table::Table;

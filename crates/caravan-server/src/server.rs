@@ -1,0 +1,614 @@
+//! The server's API: what the HTTP layer and clients call.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use caravan_model::{AllocId, Evaluation, Job, JobId, JobType, Node, NodeId, Plan};
+use caravan_scheduler::SchedContext;
+use caravan_state::{
+    AllocClientUpdate, ApplyOutcome, Command, DEFAULT_NAMESPACE, Snapshot, StateStore,
+};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::blocked::BlockedEvals;
+use crate::broker::EvalBroker;
+use crate::heartbeat::HeartbeatMonitor;
+use crate::planner::{PlanApplied, PlanRequest};
+use crate::{Clock, CommandLog, ServerConfig, ServerError, StateHandle, new_uuid};
+
+/// What registering (or stopping) a job answered, in Nomad's `JobRegisterResponse` terms.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobRegistration {
+    pub eval_id: Option<String>,
+    pub eval_create_index: u64,
+    pub job_modify_index: u64,
+    pub index: u64,
+    pub warnings: String,
+}
+
+/// The server: owns the broker, the workers, the plan applier and heartbeats.
+#[derive(Debug)]
+pub struct Server {
+    config: ServerConfig,
+    state: StateHandle,
+    log: Arc<dyn CommandLog>,
+    clock: Arc<dyn Clock>,
+    pub(crate) broker: EvalBroker,
+    blocked: BlockedEvals,
+    heartbeats: HeartbeatMonitor,
+    plans: mpsc::Sender<PlanRequest>,
+    plan_rx: Mutex<Option<mpsc::Receiver<PlanRequest>>>,
+}
+
+impl Server {
+    pub fn new(
+        config: ServerConfig,
+        state: StateHandle,
+        log: Arc<dyn CommandLog>,
+        clock: Arc<dyn Clock>,
+    ) -> Arc<Self> {
+        let (plans, plan_rx) = mpsc::channel(64);
+        Arc::new(Self {
+            config,
+            state,
+            log,
+            clock,
+            broker: EvalBroker::default(),
+            blocked: BlockedEvals::default(),
+            heartbeats: HeartbeatMonitor::default(),
+            plans,
+            plan_rx: Mutex::new(Some(plan_rx)),
+        })
+    }
+
+    /// Starts the workers, the plan applier and the timer loop, after re-queueing the
+    /// evaluations the state holds (a restarted or newly elected server picks up the work).
+    /// Call once, inside a tokio runtime.
+    pub fn start(self: &Arc<Self>) {
+        let Some(plan_rx) = self
+            .plan_rx
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        else {
+            return;
+        };
+        let snap = self.state.snapshot();
+        let now = self.now();
+        for eval in snap.evals() {
+            match eval.status.as_str() {
+                "pending" => self.broker.enqueue(eval.clone(), now),
+                "blocked" => {
+                    self.blocked.block(eval.clone());
+                }
+                _ => {}
+            }
+        }
+        let ttl = self.heartbeat_deadline();
+        for node in snap.nodes().filter(|n| n.status != "down") {
+            self.heartbeats
+                .reset(&node.id, ttl, tokio::time::Instant::now());
+        }
+        tokio::spawn(crate::planner::run(self.clone(), plan_rx));
+        for _ in 0..self.config.num_workers.max(1) {
+            tokio::spawn(crate::worker::run(self.clone()));
+        }
+        tokio::spawn(self.clone().timers());
+    }
+
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    pub fn state(&self) -> &StateHandle {
+        &self.state
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// The leader's RPC address (this server: dev mode and single-server clusters).
+    pub fn leader(&self) -> String {
+        self.config.rpc_addr.clone()
+    }
+
+    pub fn peers(&self) -> Vec<String> {
+        vec![self.config.rpc_addr.clone()]
+    }
+
+    /// How many evaluations wait in the broker and how many are blocked.
+    pub fn queue_depths(&self) -> (usize, usize) {
+        (self.broker.len(), self.blocked.len())
+    }
+
+    // ---- jobs ----
+
+    /// Canonicalizes, validates and registers a job, with an evaluation to place it.
+    pub async fn register_job(&self, mut job: Job) -> Result<JobRegistration, ServerError> {
+        job.canonicalize();
+        job.validate()?;
+        job.submit_time = Some(self.now());
+        let namespace = job
+            .namespace
+            .clone()
+            .unwrap_or_else(|| DEFAULT_NAMESPACE.into());
+        let eval = (!job.is_periodic() && !job.is_parameterized())
+            .then(|| self.new_eval(&job, "job-register", None));
+        if let Some(old) = self.blocked.remove_job(&namespace, &job.id) {
+            self.cancel(old).await?;
+        }
+        let eval_id = eval.as_ref().map(|e| e.id.0.clone());
+        let outcome = self
+            .commit(Command::RegisterJob {
+                job: Box::new(job),
+                eval,
+                submit_time: self.now(),
+            })
+            .await?;
+        Ok(JobRegistration {
+            eval_id,
+            eval_create_index: outcome.index,
+            job_modify_index: outcome.index,
+            index: outcome.index,
+            warnings: String::new(),
+        })
+    }
+
+    /// Stops a job (or, with `purge`, deletes it), with an evaluation to stop its allocations.
+    pub async fn deregister_job(
+        &self,
+        namespace: &str,
+        job_id: &JobId,
+        purge: bool,
+    ) -> Result<JobRegistration, ServerError> {
+        let snap = self.state.snapshot();
+        let job = snap
+            .job(namespace, job_id)
+            .ok_or_else(|| ServerError::NotFound(format!("job {job_id:?}")))?;
+        let eval = self.new_eval(job, "job-deregister", None);
+        if let Some(old) = self.blocked.remove_job(namespace, job_id) {
+            self.cancel(old).await?;
+        }
+        let eval_id = eval.id.0.clone();
+        let outcome = self
+            .commit(Command::DeregisterJob {
+                namespace: namespace.to_owned(),
+                job_id: job_id.clone(),
+                purge,
+                eval: Some(eval),
+                now: self.now(),
+            })
+            .await?;
+        Ok(JobRegistration {
+            eval_id: Some(eval_id),
+            eval_create_index: outcome.index,
+            job_modify_index: outcome.index,
+            index: outcome.index,
+            warnings: String::new(),
+        })
+    }
+
+    /// Creates an evaluation for a registered job (`job eval`).
+    pub async fn evaluate_job(
+        &self,
+        namespace: &str,
+        job_id: &JobId,
+    ) -> Result<JobRegistration, ServerError> {
+        let snap = self.state.snapshot();
+        let job = snap
+            .job(namespace, job_id)
+            .ok_or_else(|| ServerError::NotFound(format!("job {job_id:?}")))?;
+        let eval = self.new_eval(job, "job-eval", None);
+        let eval_id = eval.id.0.clone();
+        let outcome = self
+            .commit(Command::UpsertEvals { evals: vec![eval] })
+            .await?;
+        Ok(JobRegistration {
+            eval_id: Some(eval_id),
+            eval_create_index: outcome.index,
+            index: outcome.index,
+            ..JobRegistration::default()
+        })
+    }
+
+    /// What registering `job` would do, without doing it: the scheduler's plan run on
+    /// a copy of the current state with the job in it.
+    pub fn plan_job(&self, mut job: Job) -> Result<(Plan, Evaluation), ServerError> {
+        job.canonicalize();
+        job.validate()?;
+        let snap = self.state.snapshot();
+        let mut scratch = StateStore::from_snapshot(snap);
+        let eval = self.new_eval(&job, "job-register", None);
+        let index = scratch.latest_index() + 1;
+        scratch.apply(
+            index,
+            Command::RegisterJob {
+                job: Box::new(job),
+                eval: Some(eval.clone()),
+                submit_time: self.now(),
+            },
+        )?;
+        let snap = scratch.snapshot();
+        let stored = snap.eval(&eval.id).cloned().unwrap_or(eval);
+        let outcome = caravan_scheduler::process(&snap, &stored, &self.sched_context());
+        Ok((outcome.plan, outcome.eval_update))
+    }
+
+    // ---- allocations ----
+
+    /// Stops one allocation; the scheduler then replaces it if its job still wants it.
+    pub async fn stop_alloc(&self, alloc_id: &AllocId) -> Result<JobRegistration, ServerError> {
+        let snap = self.state.snapshot();
+        let alloc = snap
+            .alloc(alloc_id)
+            .ok_or_else(|| ServerError::NotFound(format!("allocation {alloc_id}")))?;
+        let job = snap
+            .job(&alloc.namespace, &alloc.job_id)
+            .or(alloc.job.as_deref());
+        let eval = job.map(|job| self.new_eval(job, "alloc-stop", None));
+        let eval_id = eval.as_ref().map(|e| e.id.0.clone());
+        let outcome = self
+            .commit(Command::StopAlloc {
+                alloc_id: alloc_id.clone(),
+                description: "alloc was stopped by the user".into(),
+                eval,
+                now: self.now(),
+            })
+            .await?;
+        Ok(JobRegistration {
+            eval_id,
+            eval_create_index: outcome.index,
+            index: outcome.index,
+            ..Default::default()
+        })
+    }
+
+    /// A client's report on its allocations. Allocations that failed get an
+    /// evaluation so the scheduler can reschedule them.
+    pub async fn update_allocs(&self, updates: Vec<AllocClientUpdate>) -> Result<u64, ServerError> {
+        let snap = self.state.snapshot();
+        let mut jobs_to_eval = BTreeSet::new();
+        for update in &updates {
+            let Some(alloc) = snap.alloc(&update.alloc_id) else {
+                continue;
+            };
+            if update.client_status == "failed"
+                && alloc.client_status != "failed"
+                && alloc.desired_status == "run"
+            {
+                jobs_to_eval.insert((alloc.namespace.clone(), alloc.job_id.clone()));
+            }
+        }
+        let evals = jobs_to_eval
+            .iter()
+            .filter_map(|(ns, id)| snap.job(ns, id))
+            .map(|job| self.new_eval(job, "alloc-failure", None))
+            .collect();
+        let frees_capacity = updates
+            .iter()
+            .any(|u| matches!(u.client_status.as_str(), "complete" | "failed" | "lost"));
+        let outcome = self
+            .commit(Command::UpdateAllocsFromClient {
+                updates,
+                evals,
+                now: self.now(),
+            })
+            .await?;
+        if frees_capacity {
+            self.unblock().await?;
+        }
+        Ok(outcome.index)
+    }
+
+    // ---- nodes ----
+
+    /// Registers a node (or updates its fingerprint) and starts its heartbeat clock.
+    /// Returns the heartbeat TTL the client must keep.
+    pub async fn register_node(&self, mut node: Node) -> Result<(Duration, u64), ServerError> {
+        if node.id.is_empty() {
+            return Err(ServerError::BadRequest("node has no id".into()));
+        }
+        if node.status.is_empty() {
+            node.status = "ready".into();
+        }
+        let node_id = node.id.clone();
+        let was_ready = self
+            .state
+            .snapshot()
+            .node(&node_id)
+            .is_some_and(Node::is_ready);
+        let ready = node.is_ready();
+        let outcome = self
+            .commit(Command::UpsertNode {
+                node: Box::new(node),
+            })
+            .await?;
+        self.heartbeats.reset(
+            &node_id,
+            self.heartbeat_deadline(),
+            tokio::time::Instant::now(),
+        );
+        if ready && !was_ready {
+            self.node_became_available(&node_id).await?;
+        }
+        Ok((self.config.heartbeat_ttl, outcome.index))
+    }
+
+    /// A heartbeat. A node that was down comes back as ready.
+    pub async fn heartbeat(&self, node_id: &NodeId) -> Result<Duration, ServerError> {
+        let snap = self.state.snapshot();
+        let node = snap
+            .node(node_id)
+            .ok_or_else(|| ServerError::NotFound(format!("node {node_id}")))?;
+        self.heartbeats.reset(
+            node_id,
+            self.heartbeat_deadline(),
+            tokio::time::Instant::now(),
+        );
+        if !node.is_ready() {
+            self.commit(Command::UpdateNodeStatus {
+                node_id: node_id.clone(),
+                status: "ready".into(),
+                now: self.now(),
+                evals: Vec::new(),
+            })
+            .await?;
+            self.node_became_available(node_id).await?;
+        }
+        Ok(self.config.heartbeat_ttl)
+    }
+
+    /// Marks a node down: its allocations are lost and their jobs re-evaluated.
+    pub async fn mark_node_down(&self, node_id: &NodeId) -> Result<u64, ServerError> {
+        let snap = self.state.snapshot();
+        let evals = self.evals_for_node_jobs(&snap, node_id, "node-update");
+        let outcome = self
+            .commit(Command::UpdateNodeStatus {
+                node_id: node_id.clone(),
+                status: "down".into(),
+                now: self.now(),
+                evals,
+            })
+            .await?;
+        Ok(outcome.index)
+    }
+
+    pub async fn set_node_eligibility(
+        &self,
+        node_id: &NodeId,
+        eligible: bool,
+    ) -> Result<u64, ServerError> {
+        let outcome = self
+            .commit(Command::UpdateNodeEligibility {
+                node_id: node_id.clone(),
+                eligible,
+                evals: Vec::new(),
+            })
+            .await?;
+        if eligible {
+            self.node_became_available(node_id).await?;
+        }
+        Ok(outcome.index)
+    }
+
+    /// Starts or ends a drain: draining moves the node's allocations elsewhere.
+    pub async fn set_node_drain(&self, node_id: &NodeId, drain: bool) -> Result<u64, ServerError> {
+        let snap = self.state.snapshot();
+        let evals = if drain {
+            self.evals_for_node_jobs(&snap, node_id, "node-drain")
+        } else {
+            Vec::new()
+        };
+        let outcome = self
+            .commit(Command::UpdateNodeDrain {
+                node_id: node_id.clone(),
+                drain,
+                evals,
+            })
+            .await?;
+        if !drain {
+            self.node_became_available(node_id).await?;
+        }
+        Ok(outcome.index)
+    }
+
+    // ---- internals ----
+
+    /// Commits a command, then hands the evaluations it carried to the broker (pending)
+    /// or the blocked set (blocked). Every write goes through here.
+    pub(crate) async fn commit(&self, cmd: Command) -> Result<ApplyOutcome, ServerError> {
+        let evals = evals_of(&cmd);
+        let outcome = self.log.commit(cmd).await?;
+        let now = self.now();
+        let snap = self.state.snapshot();
+        for eval in evals {
+            // Read back the stored copy: it carries the indexes the state assigned.
+            let eval = snap.eval(&eval.id).cloned().unwrap_or(eval);
+            match eval.status.as_str() {
+                "pending" => self.broker.enqueue(eval, now),
+                "blocked" => {
+                    if let Some(old) = self.blocked.block(eval) {
+                        let mut old = old;
+                        old.status = "canceled".into();
+                        old.status_description = "superseded by a newer blocked evaluation".into();
+                        old.modify_time = now;
+                        self.log
+                            .commit(Command::UpsertEvals { evals: vec![old] })
+                            .await?;
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(outcome)
+    }
+
+    pub(crate) async fn submit_plan(
+        &self,
+        plan: Plan,
+        evals: Vec<Evaluation>,
+    ) -> Result<PlanApplied, ServerError> {
+        let (reply, rx) = oneshot::channel();
+        self.plans
+            .send(PlanRequest { plan, evals, reply })
+            .await
+            .map_err(|_| ServerError::Unavailable("plan applier stopped".into()))?;
+        rx.await
+            .map_err(|_| ServerError::Unavailable("plan applier stopped".into()))?
+    }
+
+    pub(crate) fn sched_context(&self) -> SchedContext {
+        SchedContext {
+            min_dynamic_port: self.config.min_dynamic_port,
+            max_dynamic_port: self.config.max_dynamic_port,
+            ..SchedContext::new(self.now(), rand_seed())
+        }
+    }
+
+    fn new_eval(&self, job: &Job, triggered_by: &str, node_id: Option<NodeId>) -> Evaluation {
+        let now = self.now();
+        Evaluation {
+            id: new_uuid().into(),
+            namespace: job
+                .namespace
+                .clone()
+                .unwrap_or_else(|| DEFAULT_NAMESPACE.into()),
+            priority: job.priority.unwrap_or(50),
+            eval_type: job.kind().as_str().into(),
+            triggered_by: triggered_by.into(),
+            job_id: job.id.clone(),
+            job_modify_index: job.job_modify_index.unwrap_or(0),
+            node_id,
+            status: "pending".into(),
+            create_time: now,
+            modify_time: now,
+            ..Evaluation::default()
+        }
+    }
+
+    pub(crate) fn new_eval_like(&self, eval: &Evaluation, triggered_by: &str) -> Evaluation {
+        let now = self.now();
+        Evaluation {
+            id: new_uuid().into(),
+            namespace: eval.namespace.clone(),
+            priority: eval.priority,
+            eval_type: eval.eval_type.clone(),
+            triggered_by: triggered_by.into(),
+            job_id: eval.job_id.clone(),
+            previous_eval: Some(eval.id.clone()),
+            status: "pending".into(),
+            create_time: now,
+            modify_time: now,
+            ..Evaluation::default()
+        }
+    }
+
+    async fn cancel(&self, mut eval: Evaluation) -> Result<(), ServerError> {
+        eval.status = "canceled".into();
+        eval.status_description = "superseded by a newer evaluation".into();
+        eval.modify_time = self.now();
+        self.log
+            .commit(Command::UpsertEvals { evals: vec![eval] })
+            .await?;
+        Ok(())
+    }
+
+    /// Evaluations for every job with a live allocation on the node.
+    fn evals_for_node_jobs(
+        &self,
+        snap: &Snapshot,
+        node_id: &NodeId,
+        trigger: &str,
+    ) -> Vec<Evaluation> {
+        let jobs: BTreeSet<(String, JobId)> = snap
+            .allocs_by_node(node_id)
+            .filter(|a| !a.is_terminal())
+            .map(|a| (a.namespace.clone(), a.job_id.clone()))
+            .collect();
+        jobs.iter()
+            .filter_map(|(ns, id)| snap.job(ns, id))
+            .map(|job| self.new_eval(job, trigger, Some(node_id.clone())))
+            .collect()
+    }
+
+    /// A node can take work: system jobs place on it, blocked evaluations retry.
+    async fn node_became_available(&self, node_id: &NodeId) -> Result<(), ServerError> {
+        let snap = self.state.snapshot();
+        let evals: Vec<Evaluation> = snap
+            .jobs()
+            .filter(|job| {
+                matches!(job.kind(), JobType::System | JobType::Sysbatch) && job.stop != Some(true)
+            })
+            .map(|job| self.new_eval(job, "node-update", Some(node_id.clone())))
+            .collect();
+        if !evals.is_empty() {
+            self.commit(Command::UpsertEvals { evals }).await?;
+        }
+        self.unblock().await
+    }
+
+    /// Retries every blocked evaluation.
+    pub(crate) async fn unblock(&self) -> Result<(), ServerError> {
+        let now = self.now();
+        let evals: Vec<Evaluation> = self
+            .blocked
+            .unblock_all()
+            .into_iter()
+            .map(|mut e| {
+                e.status = "pending".into();
+                e.status_description = "capacity may be available".into();
+                e.modify_time = now;
+                e
+            })
+            .collect();
+        if evals.is_empty() {
+            return Ok(());
+        }
+        self.commit(Command::UpsertEvals { evals })
+            .await
+            .map(|_| ())
+    }
+
+    fn heartbeat_deadline(&self) -> Duration {
+        self.config.heartbeat_ttl + self.config.heartbeat_grace
+    }
+
+    /// Delayed evaluations and heartbeat deadlines, checked a few times a second.
+    async fn timers(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(Duration::from_millis(200));
+        loop {
+            tick.tick().await;
+            self.broker.promote_due(self.now());
+            for node_id in self.heartbeats.take_expired(tokio::time::Instant::now()) {
+                tracing::warn!(node = %node_id, "node missed its heartbeats; marking it down");
+                if let Err(e) = self.mark_node_down(&node_id).await {
+                    tracing::warn!(node = %node_id, error = %e, "could not mark the node down");
+                }
+            }
+        }
+    }
+}
+
+/// The evaluations a command carries.
+fn evals_of(cmd: &Command) -> Vec<Evaluation> {
+    match cmd {
+        Command::RegisterJob { eval, .. }
+        | Command::DeregisterJob { eval, .. }
+        | Command::StopAlloc { eval, .. } => eval.iter().cloned().collect(),
+        Command::UpdateNodeStatus { evals, .. }
+        | Command::UpdateNodeEligibility { evals, .. }
+        | Command::UpdateNodeDrain { evals, .. }
+        | Command::UpsertEvals { evals }
+        | Command::UpdateAllocsFromClient { evals, .. } => evals.clone(),
+        Command::ApplyPlanResult(result) => result.evals.clone(),
+        Command::UpsertNode { .. } | Command::DeleteEvalsAndAllocs { .. } => Vec::new(),
+    }
+}
+
+fn rand_seed() -> u64 {
+    let id = uuid::Uuid::new_v4();
+    let (hi, lo) = id.as_u64_pair();
+    hi ^ lo
+}

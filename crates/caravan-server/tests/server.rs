@@ -1,0 +1,277 @@
+//! The server end to end in process: registered jobs become allocations through the
+//! broker, the workers, the scheduler and the plan applier.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use caravan_model::{
+    DriverInfo, Job, NetworkResource, Node, NodeNetwork, NodeResources, Port, Resources, Task,
+    TaskGroup,
+};
+use caravan_server::{LocalLog, Server, ServerConfig, StateHandle, SystemClock};
+use caravan_state::{AllocClientUpdate, Snapshot, Table};
+
+fn start_server(config: ServerConfig) -> Arc<Server> {
+    let state = StateHandle::default();
+    let log = Arc::new(LocalLog::new(state.clone()));
+    let server = Server::new(config, state, log, Arc::new(SystemClock));
+    server.start();
+    server
+}
+
+fn node(id: &str) -> Node {
+    let mut node = Node {
+        id: id.into(),
+        name: format!("node-{id}"),
+        datacenter: "dc1".into(),
+        status: "ready".into(),
+        scheduling_eligibility: "eligible".into(),
+        node_resources: NodeResources {
+            memory: caravan_model::NodeMemoryResources { memory_mb: 4096 },
+            networks: vec![NodeNetwork {
+                ip: "127.0.0.1".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    node.node_resources.cpu.cpu_shares = 4000;
+    node.node_resources.cpu.total_cpu_cores = 2;
+    node.drivers.insert(
+        "raw_exec".into(),
+        DriverInfo {
+            detected: true,
+            healthy: true,
+            ..Default::default()
+        },
+    );
+    node.attributes = BTreeMap::from([
+        ("driver.raw_exec".to_owned(), "1".to_owned()),
+        ("kernel.name".to_owned(), "linux".to_owned()),
+        (
+            "unique.network.ip-address".to_owned(),
+            "127.0.0.1".to_owned(),
+        ),
+    ]);
+    node
+}
+
+fn job(id: &str, count: i64, port: Port) -> Job {
+    Job {
+        id: id.into(),
+        datacenters: vec!["dc1".into()],
+        task_groups: vec![TaskGroup {
+            name: "cache".into(),
+            count: Some(count),
+            networks: vec![NetworkResource {
+                dynamic_ports: vec![port],
+                ..Default::default()
+            }],
+            tasks: vec![Task {
+                name: "redis".into(),
+                driver: "raw_exec".into(),
+                config: BTreeMap::from([("command".to_owned(), "/bin/true".into())]),
+                resources: Some(Resources {
+                    cpu: Some(100),
+                    memory_mb: Some(64),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+fn port(label: &str, value: i64) -> Port {
+    Port {
+        label: label.into(),
+        value,
+        ..Default::default()
+    }
+}
+
+/// Waits until `done` holds on a snapshot, following the state's index.
+async fn wait_until(server: &Server, what: &str, done: impl Fn(&Snapshot) -> bool) -> Snapshot {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut index = 0;
+    loop {
+        let snap = server
+            .state()
+            .wait_table(Table::Evals, index, Duration::from_millis(200))
+            .await;
+        if done(&snap) {
+            return snap;
+        }
+        index = snap.index(Table::Evals);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+    }
+}
+
+fn live_allocs<'a>(snap: &'a Snapshot, job: &str) -> Vec<&'a caravan_model::Allocation> {
+    snap.allocs()
+        .filter(|a| a.job_id.as_str() == job && a.desired_status == "run")
+        .collect()
+}
+
+#[tokio::test]
+async fn registered_job_is_placed_with_distinct_dynamic_ports() {
+    let server = start_server(ServerConfig::default());
+    server
+        .register_node(node("n1"))
+        .await
+        .expect("node registers");
+
+    let reg = server
+        .register_job(job("web", 3, port("http", 0)))
+        .await
+        .expect("job registers");
+    let eval_id = reg.eval_id.expect("an evaluation is created");
+
+    let snap = wait_until(&server, "three placements", |s| {
+        live_allocs(s, "web").len() == 3
+    })
+    .await;
+    let mut ports: Vec<u16> = live_allocs(&snap, "web")
+        .iter()
+        .map(|a| a.allocated_resources.shared.ports[0].value)
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    assert_eq!(ports.len(), 3, "every allocation gets its own host port");
+    assert!(
+        ports.iter().all(|p| (20000..=32000).contains(p)),
+        "ports in the dynamic range: {ports:?}"
+    );
+
+    let snap = wait_until(&server, "the evaluation to complete", |s| {
+        s.eval(&eval_id.as_str().into())
+            .is_some_and(|e| e.status == "complete")
+    })
+    .await;
+    assert!(snap.job_summary("default", &"web".into()).is_some());
+}
+
+#[tokio::test]
+async fn a_taken_static_port_blocks_with_the_conflict_named_and_unblocks_when_freed() {
+    let server = start_server(ServerConfig::default());
+    server
+        .register_node(node("n1"))
+        .await
+        .expect("node registers");
+    server
+        .register_job(job("first", 1, port("redis", 6379)))
+        .await
+        .expect("first job");
+    let snap = wait_until(&server, "first placed", |s| {
+        live_allocs(s, "first").len() == 1
+    })
+    .await;
+    let first_alloc = live_allocs(&snap, "first")[0].id.clone();
+
+    server
+        .register_job(job("second", 1, port("redis", 6379)))
+        .await
+        .expect("second job");
+    let snap = wait_until(&server, "a blocked evaluation", |s| {
+        s.evals()
+            .any(|e| e.job_id.as_str() == "second" && e.status == "blocked")
+    })
+    .await;
+    let failed = snap
+        .evals()
+        .filter(|e| e.job_id.as_str() == "second")
+        .find_map(|e| e.failed_tg_allocs.get("cache"))
+        .expect("the failed group is reported");
+    assert!(
+        failed
+            .dimension_exhausted
+            .keys()
+            .any(|d| d.contains("redis=6379")),
+        "reason names the port: {:?}",
+        failed.dimension_exhausted
+    );
+    assert!(live_allocs(&snap, "second").is_empty());
+
+    // Stop the first job and let its allocation finish: the blocked job is placed.
+    server
+        .deregister_job("default", &"first".into(), false)
+        .await
+        .expect("stop first");
+    server
+        .update_allocs(vec![AllocClientUpdate {
+            alloc_id: first_alloc,
+            client_status: "complete".into(),
+            ..Default::default()
+        }])
+        .await
+        .expect("client update");
+    wait_until(&server, "second placed", |s| {
+        live_allocs(s, "second").len() == 1
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_silent_node_is_marked_down_and_its_allocations_replaced() {
+    let config = ServerConfig {
+        heartbeat_ttl: Duration::from_millis(300),
+        heartbeat_grace: Duration::from_millis(200),
+        ..ServerConfig::default()
+    };
+    let server = start_server(config);
+    server.register_node(node("n1")).await.expect("n1");
+    server
+        .register_job(job("web", 1, port("http", 0)))
+        .await
+        .expect("job");
+    let snap = wait_until(&server, "placed", |s| live_allocs(s, "web").len() == 1).await;
+    let first = live_allocs(&snap, "web")[0].clone();
+    assert_eq!(first.node_id.as_str(), "n1");
+
+    // A second node keeps heartbeating; the first goes silent.
+    server.register_node(node("n2")).await.expect("n2");
+    let beating = {
+        let server = server.clone();
+        tokio::spawn(async move {
+            loop {
+                let _ = server.heartbeat(&"n2".into()).await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+    let snap = wait_until(&server, "replacement on n2", |s| {
+        s.allocs().any(|a| {
+            a.job_id.as_str() == "web" && a.node_id.as_str() == "n2" && a.desired_status == "run"
+        })
+    })
+    .await;
+    beating.abort();
+    assert_eq!(
+        snap.node(&"n1".into()).map(|n| n.status.as_str()),
+        Some("down")
+    );
+    assert_eq!(
+        snap.alloc(&first.id).map(|a| a.client_status.as_str()),
+        Some("lost")
+    );
+}
+
+#[tokio::test]
+async fn invalid_jobs_are_refused_and_nothing_is_stored() {
+    let server = start_server(ServerConfig::default());
+    let mut bad = job("bad", 1, port("http", 0));
+    bad.task_groups[0].tasks[0].driver.clear();
+    let err = server
+        .register_job(bad)
+        .await
+        .expect_err("missing driver is refused");
+    assert!(err.to_string().contains("driver"), "{err}");
+    assert_eq!(server.state().snapshot().jobs().count(), 0);
+}

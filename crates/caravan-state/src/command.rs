@@ -1,0 +1,119 @@
+//! Commands: every write to the store. Raft replicates exactly these, so each one carries
+//! every timestamp and id it needs, and applying it reads nothing else.
+
+use std::collections::BTreeMap;
+
+use caravan_model::{
+    AllocId, AllocNetworkStatus, AllocUpdate, Allocation, EvalId, Evaluation, Job, JobId, Node,
+    NodeId, Plan, TaskState,
+};
+use serde::{Deserialize, Serialize};
+
+/// One write to the state store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Command {
+    /// Registers or updates a job. A changed spec becomes a new version; an unchanged one
+    /// keeps its version. The evaluation, if any, is stored with the job's modify index.
+    RegisterJob {
+        job: Box<Job>,
+        eval: Option<Evaluation>,
+        submit_time: i64,
+    },
+    /// Stops a job (a new version with `Stop = true`) or, with `purge`, deletes it and
+    /// its versions. Its allocations and evaluations stay until garbage collection.
+    DeregisterJob {
+        namespace: String,
+        job_id: JobId,
+        purge: bool,
+        eval: Option<Evaluation>,
+        now: i64,
+    },
+    /// Registers a node or updates its fingerprint. Eligibility and drain, which only
+    /// operators change, are kept from the stored node.
+    UpsertNode {
+        node: Box<Node>,
+    },
+    /// Sets a node's status. `down` marks its unfinished allocations `lost`.
+    UpdateNodeStatus {
+        node_id: NodeId,
+        status: String,
+        now: i64,
+        evals: Vec<Evaluation>,
+    },
+    UpdateNodeEligibility {
+        node_id: NodeId,
+        eligible: bool,
+        evals: Vec<Evaluation>,
+    },
+    /// Starts (node becomes ineligible) or ends (node becomes eligible) a drain.
+    UpdateNodeDrain {
+        node_id: NodeId,
+        drain: bool,
+        evals: Vec<Evaluation>,
+    },
+    UpsertEvals {
+        evals: Vec<Evaluation>,
+    },
+    /// Commits a plan the plan applier has checked.
+    ApplyPlanResult(Box<PlanResult>),
+    /// What clients report about their allocations. Updates for allocations that no
+    /// longer exist (garbage collected) are skipped.
+    UpdateAllocsFromClient {
+        updates: Vec<AllocClientUpdate>,
+        evals: Vec<Evaluation>,
+        now: i64,
+    },
+    /// Stops one allocation (`alloc stop`); the evaluation lets the scheduler replace it.
+    StopAlloc {
+        alloc_id: AllocId,
+        description: String,
+        eval: Option<Evaluation>,
+        now: i64,
+    },
+    /// Garbage collection. Allocations that are not terminal and evaluations that are
+    /// pending or blocked are skipped.
+    DeleteEvalsAndAllocs {
+        evals: Vec<EvalId>,
+        allocs: Vec<AllocId>,
+    },
+}
+
+/// A plan, as committed: stops, placements and in-place updates, plus the evaluations
+/// the scheduler produced (its updated evaluation, a blocked one, follow-ups).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PlanResult {
+    pub eval_id: EvalId,
+    /// The job version the placed allocations run; attached to each of them that does
+    /// not carry one, as plans leave it out.
+    pub job: Option<Job>,
+    pub node_update: BTreeMap<NodeId, Vec<AllocUpdate>>,
+    pub node_allocation: BTreeMap<NodeId, Vec<Allocation>>,
+    pub evals: Vec<Evaluation>,
+    /// Unix nanoseconds.
+    pub now: i64,
+}
+
+impl PlanResult {
+    /// The result of committing `plan` whole.
+    pub fn from_plan(plan: Plan, evals: Vec<Evaluation>, now: i64) -> Self {
+        Self {
+            eval_id: plan.eval_id,
+            job: plan.job.map(|job| *job),
+            node_update: plan.node_update,
+            node_allocation: plan.node_allocation,
+            evals,
+            now,
+        }
+    }
+}
+
+/// A client's report about one allocation.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AllocClientUpdate {
+    pub alloc_id: AllocId,
+    /// Empty keeps the stored status.
+    pub client_status: String,
+    pub client_description: String,
+    pub task_states: BTreeMap<String, TaskState>,
+    pub network_status: Option<AllocNetworkStatus>,
+}

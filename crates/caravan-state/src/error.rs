@@ -1,0 +1,34 @@
+//! Why a command was refused. A refused command changes nothing.
+
+use caravan_model::{AllocId, EvalId, JobId, NodeId};
+
+/// A command the store refused; the state is exactly as it was before.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StateError {
+    #[error("raft index {index} is not after the latest applied index {latest}")]
+    StaleIndex { index: u64, latest: u64 },
+    #[error("job has no id")]
+    MissingJobId,
+    #[error("evaluation has no id")]
+    MissingEvalId,
+    #[error("node has no id")]
+    MissingNodeId,
+    #[error("allocation has no id")]
+    MissingAllocId,
+    #[error("job \"{job_id}\" not found in namespace \"{namespace}\"")]
+    UnknownJob { namespace: String, job_id: JobId },
+    #[error("node {0} not found")]
+    UnknownNode(NodeId),
+    #[error("allocation {0} not found")]
+    UnknownAlloc(AllocId),
+    #[error("evaluation {0} not found")]
+    UnknownEval(EvalId),
+    #[error("allocation {alloc_id} is keyed under node {key} but names node {node_id}")]
+    AllocNodeMismatch {
+        alloc_id: AllocId,
+        key: NodeId,
+        node_id: NodeId,
+    },
+    #[error("node {0} is draining: its scheduling eligibility cannot be set to eligible")]
+    NodeDraining(NodeId),
+}

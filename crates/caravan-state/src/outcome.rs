@@ -1,0 +1,22 @@
+//! What applying a command did.
+
+use std::collections::BTreeSet;
+
+use caravan_model::{AllocId, EvalId};
+
+use crate::Table;
+
+/// The result of [`StateStore::apply`](crate::StateStore::apply).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApplyOutcome {
+    /// The raft index the command was applied at.
+    pub index: u64,
+    /// Tables whose index is now `index`: who to wake.
+    pub changed: BTreeSet<Table>,
+    /// For job commands: the job's version after the command.
+    pub job_version: Option<u64>,
+    /// Allocations the command named that were skipped (gone, or still live for GC).
+    pub skipped_allocs: Vec<AllocId>,
+    /// Evaluations the command named that were skipped (gone, or still live for GC).
+    pub skipped_evals: Vec<EvalId>,
+}

@@ -1,1 +1,43 @@
-//! Caravan client agent (issue 3).
+//! Caravan's client: what runs an allocation on a node once the server placed it.
+//!
+//! It owns the task environment ([`TaskEnv`]: every `NOMAD_*` variable and `${...}`
+//! interpolation), the allocation directory ([`AllocDir`]), the restart policy
+//! ([`RestartTracker`]) and the task lifecycle ([`Lifecycle`]), both pure, and the
+//! runners that act on them: a [`TaskRunner`] per task, and an [`AllocRunner`] that
+//! runs an ordered list of small idempotent hooks ([`hooks`]) and the tasks, and
+//! reports every status change as an [`AllocUpdate`].
+//!
+//! It decides no placement, and touches the operating system only through traits
+//! with fakes: [`caravan_drivers::TaskDriver`] for tasks, [`Clock`] for time.
+
+mod agent;
+mod alloc_runner;
+mod alloc_update;
+mod allocdir;
+mod clock;
+mod config;
+mod context;
+mod fingerprint;
+pub mod hooks;
+mod lifecycle;
+mod restart;
+mod server_api;
+mod task_runner;
+mod taskenv;
+
+pub use agent::ClientAgent;
+pub use alloc_runner::{AllocRunner, AllocRunnerError};
+pub use alloc_update::{AllocUpdate, client_status};
+pub use allocdir::{AllocDir, AllocDirError, TaskDir};
+pub use clock::{Clock, FakeClock, SystemClock, rfc3339_nanos};
+pub use config::ClientConfig;
+pub use context::{
+    ClientContext, DEFAULT_MAX_KILL_TIMEOUT, driver_inherits_host_env, driver_isolates_fs,
+    filter_host_env,
+};
+pub use fingerprint::{HostFacts, fingerprint};
+pub use lifecycle::{Lifecycle, LifecycleAction, ShutdownReason, TaskRole};
+pub use restart::{EffectiveRestartPolicy, RestartDecision, RestartTracker, TaskOutcome};
+pub use server_api::{BoxFuture, ServerApi, ServerApiError};
+pub use task_runner::{KillRequest, TaskRunner, TaskRunnerConfig, TaskRunnerHandle, TaskUpdate};
+pub use taskenv::{TaskEnv, TaskEnvInputs, clean_env_key, cpuset_list};

@@ -1,0 +1,323 @@
+//! The client agent: registers the node, keeps it alive, and runs the allocations the
+//! servers place on it, reporting their status back.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use caravan_drivers::TaskDriver;
+use caravan_model::{AllocId, Allocation, Node, NodeId};
+use tokio::sync::mpsc;
+
+use crate::fingerprint::{HostFacts, fingerprint};
+use crate::{
+    AllocRunner, AllocUpdate, ClientConfig, ClientContext, ServerApi, ServerApiError,
+    filter_host_env,
+};
+
+/// How long one blocking query for the node's allocations waits.
+const ALLOC_WATCH_WAIT: Duration = Duration::from_secs(30);
+/// How long status changes are gathered before they are sent together.
+const UPDATE_BATCH_DELAY: Duration = Duration::from_millis(20);
+/// How long to wait before retrying a failed call to the servers.
+const RETRY_DELAY: Duration = Duration::from_millis(500);
+
+/// What the agent tells one allocation's supervisor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RunnerCmd {
+    Stop,
+    Restart,
+    Destroy,
+}
+
+#[derive(Debug)]
+struct RunnerEntry {
+    cmds: mpsc::UnboundedSender<RunnerCmd>,
+    stopping: bool,
+    supervisor: tokio::task::JoinHandle<()>,
+}
+
+/// A running client agent.
+#[derive(Debug)]
+pub struct ClientAgent {
+    ctx: Arc<ClientContext>,
+    server: Arc<dyn ServerApi>,
+    runners: Mutex<HashMap<AllocId, RunnerEntry>>,
+    updates: mpsc::UnboundedSender<AllocUpdate>,
+}
+
+impl ClientAgent {
+    /// Fingerprints the node, registers it, and starts the heartbeat, allocation watch
+    /// and status report loops. The node id is kept in `<data_dir>/node-id`, so a
+    /// restarted agent is the same node.
+    pub async fn start(
+        config: ClientConfig,
+        server: Arc<dyn ServerApi>,
+        drivers: Vec<Arc<dyn TaskDriver>>,
+    ) -> std::io::Result<Arc<Self>> {
+        std::fs::create_dir_all(&config.data_dir)?;
+        let node_id = load_or_create_node_id(&config.data_dir.join("node-id"))?;
+        let node = fingerprint(&config, &node_id, &HostFacts::read(), &drivers).await;
+        let mut ctx = ClientContext::new(node.clone(), &config.data_dir);
+        ctx.region = config.region.clone();
+        ctx.host_env = filter_host_env(std::env::vars());
+        for driver in drivers {
+            ctx = ctx.with_driver(driver);
+        }
+        let (updates, updates_rx) = mpsc::unbounded_channel();
+        let agent = Arc::new(Self {
+            ctx: Arc::new(ctx),
+            server,
+            runners: Mutex::new(HashMap::new()),
+            updates,
+        });
+        let ttl = agent.register().await;
+        tokio::spawn(agent.clone().heartbeat_loop(ttl));
+        tokio::spawn(agent.clone().watch_loop());
+        tokio::spawn(agent.clone().report_loop(updates_rx));
+        Ok(agent)
+    }
+
+    pub fn node(&self) -> &Node {
+        &self.ctx.node
+    }
+
+    pub fn node_id(&self) -> &NodeId {
+        &self.ctx.node.id
+    }
+
+    /// The allocation's directory on this node, if it has one.
+    pub fn alloc_dir(&self, alloc: &AllocId) -> Option<PathBuf> {
+        let dir = self.ctx.data_dir.join("alloc").join(alloc.as_str());
+        dir.is_dir().then_some(dir)
+    }
+
+    /// Restarts every task of a running allocation.
+    pub fn restart_alloc(&self, alloc: &AllocId) -> Result<(), String> {
+        self.send(alloc, RunnerCmd::Restart)
+    }
+
+    /// Stops every allocation on this node and removes their directories: the agent
+    /// is going away (dev mode). Waits for the tasks to be gone.
+    pub async fn shutdown(&self) {
+        let entries: Vec<RunnerEntry> = {
+            let mut runners = self.runners.lock().unwrap_or_else(|e| e.into_inner());
+            runners.drain().map(|(_, entry)| entry).collect()
+        };
+        for entry in &entries {
+            let _ = entry.cmds.send(RunnerCmd::Destroy);
+        }
+        for entry in entries {
+            let _ = entry.supervisor.await;
+        }
+    }
+
+    fn send(&self, alloc: &AllocId, cmd: RunnerCmd) -> Result<(), String> {
+        let runners = self.runners.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = runners
+            .get(alloc)
+            .ok_or_else(|| format!("allocation {alloc} is not running on this node"))?;
+        entry
+            .cmds
+            .send(cmd)
+            .map_err(|_| format!("allocation {alloc} has finished"))
+    }
+
+    /// Registers until the servers answer; returns the heartbeat TTL.
+    async fn register(&self) -> Duration {
+        loop {
+            match self.server.register_node(self.ctx.node.clone()).await {
+                Ok(ttl) => return ttl,
+                Err(e) => {
+                    tracing::warn!(error = %e, "registering the node failed; retrying");
+                    tokio::time::sleep(RETRY_DELAY).await;
+                }
+            }
+        }
+    }
+
+    async fn heartbeat_loop(self: Arc<Self>, mut ttl: Duration) {
+        loop {
+            tokio::time::sleep((ttl / 2).max(Duration::from_millis(100))).await;
+            match self.server.heartbeat(self.node_id()).await {
+                Ok(next) => ttl = next,
+                Err(ServerApiError::UnknownNode(_)) => ttl = self.register().await,
+                Err(e) => {
+                    tracing::warn!(error = %e, "heartbeat failed");
+                    ttl = RETRY_DELAY * 2;
+                }
+            }
+        }
+    }
+
+    async fn watch_loop(self: Arc<Self>) {
+        let mut index = 0;
+        loop {
+            match self
+                .server
+                .node_allocs(self.node_id(), index, ALLOC_WATCH_WAIT)
+                .await
+            {
+                Ok((allocs, next)) => {
+                    index = next;
+                    self.reconcile(allocs);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "watching allocations failed; retrying");
+                    tokio::time::sleep(RETRY_DELAY).await;
+                }
+            }
+        }
+    }
+
+    /// Starts what should run and is not running, stops what should not run, and
+    /// destroys what the servers forgot.
+    fn reconcile(&self, allocs: Vec<Allocation>) {
+        let mut runners = self.runners.lock().unwrap_or_else(|e| e.into_inner());
+        let mut seen = Vec::with_capacity(allocs.len());
+        for alloc in allocs {
+            seen.push(alloc.id.clone());
+            let should_run = alloc.desired_status == "run"
+                && !matches!(alloc.client_status.as_str(), "complete" | "failed" | "lost");
+            match runners.get_mut(&alloc.id) {
+                None if should_run => {
+                    let id = alloc.id.clone();
+                    match AllocRunner::start(alloc, self.ctx.clone()) {
+                        Ok(runner) => {
+                            let (cmds, cmds_rx) = mpsc::unbounded_channel();
+                            let supervisor = tokio::spawn(supervise(
+                                runner,
+                                self.ctx.clone(),
+                                cmds_rx,
+                                self.updates.clone(),
+                            ));
+                            runners.insert(
+                                id,
+                                RunnerEntry {
+                                    cmds,
+                                    stopping: false,
+                                    supervisor,
+                                },
+                            );
+                        }
+                        Err(e) => {
+                            tracing::warn!(alloc = %id, error = %e, "allocation could not start");
+                            let _ = self.updates.send(AllocUpdate {
+                                alloc_id: id,
+                                client_status: "failed".into(),
+                                client_description: e.to_string(),
+                                task_states: BTreeMap::new(),
+                            });
+                        }
+                    }
+                }
+                Some(entry) if alloc.desired_status != "run" && !entry.stopping => {
+                    entry.stopping = true;
+                    let _ = entry.cmds.send(RunnerCmd::Stop);
+                }
+                _ => {}
+            }
+        }
+        runners.retain(|id, entry| {
+            let keep = seen.contains(id);
+            if !keep {
+                let _ = entry.cmds.send(RunnerCmd::Destroy);
+            }
+            keep
+        });
+    }
+
+    /// Sends status changes to the servers, a batch at a time, newest per allocation.
+    async fn report_loop(self: Arc<Self>, mut rx: mpsc::UnboundedReceiver<AllocUpdate>) {
+        while let Some(first) = rx.recv().await {
+            let mut batch = BTreeMap::from([(first.alloc_id.clone(), first)]);
+            tokio::time::sleep(UPDATE_BATCH_DELAY).await;
+            while let Ok(next) = rx.try_recv() {
+                batch.insert(next.alloc_id.clone(), next);
+            }
+            let updates: Vec<AllocUpdate> = batch.into_values().collect();
+            while let Err(e) = self.server.update_allocs(updates.clone()).await {
+                tracing::warn!(error = %e, "reporting allocation status failed; retrying");
+                tokio::time::sleep(RETRY_DELAY).await;
+            }
+        }
+    }
+}
+
+/// Owns one allocation's runner: forwards its status changes and carries out the
+/// agent's commands.
+async fn supervise(
+    mut runner: AllocRunner,
+    ctx: Arc<ClientContext>,
+    mut cmds: mpsc::UnboundedReceiver<RunnerCmd>,
+    updates: mpsc::UnboundedSender<AllocUpdate>,
+) {
+    let mut status = runner.subscribe();
+    let _ = updates.send(status.borrow_and_update().clone());
+    let mut live = true;
+    loop {
+        tokio::select! {
+            changed = status.changed(), if live => {
+                live = changed.is_ok();
+                let _ = updates.send(status.borrow_and_update().clone());
+            }
+            cmd = cmds.recv() => match cmd {
+                Some(RunnerCmd::Stop) => {
+                    if let Ok(last) = runner.stop().await {
+                        let _ = updates.send(last);
+                    }
+                    live = false;
+                }
+                Some(RunnerCmd::Restart) => {
+                    let alloc = runner.alloc().clone();
+                    let _ = runner.stop().await;
+                    match AllocRunner::start(alloc, ctx.clone()) {
+                        Ok(next) => {
+                            runner = next;
+                            status = runner.subscribe();
+                            live = true;
+                            let _ = updates.send(status.borrow_and_update().clone());
+                        }
+                        Err(e) => tracing::warn!(error = %e, "allocation could not restart"),
+                    }
+                }
+                Some(RunnerCmd::Destroy) | None => {
+                    if let Err(e) = runner.destroy().await {
+                        tracing::warn!(error = %e, "destroying the allocation failed");
+                    }
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn load_or_create_node_id(path: &std::path::Path) -> std::io::Result<String> {
+    match std::fs::read_to_string(path) {
+        Ok(id) if !id.trim().is_empty() => Ok(id.trim().to_owned()),
+        _ => {
+            let id = random_uuid()?;
+            std::fs::write(path, &id)?;
+            Ok(id)
+        }
+    }
+}
+
+/// A v4 UUID from the kernel's random source.
+fn random_uuid() -> std::io::Result<String> {
+    use std::io::Read;
+    let mut b = [0u8; 16];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut b)?;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    ))
+}

@@ -1,0 +1,118 @@
+//! What every runner of a client shares: the node, the drivers, the clock, and the
+//! agent settings that shape a task's start and stop.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use caravan_drivers::TaskDriver;
+use caravan_model::Node;
+
+use crate::{Clock, SystemClock};
+
+/// Nomad's client `max_kill_timeout`: no task waits longer than this to be killed.
+pub const DEFAULT_MAX_KILL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Agent variables a task must not inherit (Nomad's default `env.denylist`).
+const HOST_ENV_DENYLIST: [&str; 12] = [
+    "CONSUL_TOKEN",
+    "CONSUL_HTTP_TOKEN",
+    "CONSUL_LICENSE",
+    "VAULT_TOKEN",
+    "VAULT_LICENSE",
+    "NOMAD_TOKEN",
+    "NOMAD_LICENSE",
+    "CARAVAN_TOKEN",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+];
+
+/// The client's shared context, built once by the agent.
+#[derive(Debug, Clone)]
+pub struct ClientContext {
+    /// This node, as fingerprinted and registered.
+    pub node: Node,
+    /// The agent's region.
+    pub region: String,
+    /// Allocation directories live in `<data_dir>/alloc/<alloc_id>`.
+    pub data_dir: PathBuf,
+    /// The agent's environment, already filtered (see [`filter_host_env`]); given to
+    /// drivers that inherit it (raw_exec, exec, java), under the task's own variables.
+    pub host_env: BTreeMap<String, String>,
+    /// The cap on a task's `kill_timeout`.
+    pub max_kill_timeout: Duration,
+    pub clock: Arc<dyn Clock>,
+    /// Drivers by the name jobs use (`raw_exec`, `docker`, ...).
+    pub drivers: BTreeMap<String, Arc<dyn TaskDriver>>,
+}
+
+impl ClientContext {
+    /// A context with the system clock, no host environment and no drivers.
+    pub fn new(node: Node, data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            node,
+            region: "global".to_owned(),
+            data_dir: data_dir.into(),
+            host_env: BTreeMap::new(),
+            max_kill_timeout: DEFAULT_MAX_KILL_TIMEOUT,
+            clock: Arc::new(SystemClock),
+            drivers: BTreeMap::new(),
+        }
+    }
+
+    /// Adds a driver under its own name.
+    pub fn with_driver(mut self, driver: Arc<dyn TaskDriver>) -> Self {
+        self.drivers.insert(driver.name().to_owned(), driver);
+        self
+    }
+
+    pub fn driver(&self, name: &str) -> Option<Arc<dyn TaskDriver>> {
+        self.drivers.get(name).cloned()
+    }
+}
+
+/// Whether a driver gives the task its own file system view (`/alloc`, `/local`,
+/// `/secrets`) rather than host paths.
+pub fn driver_isolates_fs(driver: &str) -> bool {
+    matches!(driver, "docker" | "podman" | "exec" | "java")
+}
+
+/// Whether a driver's tasks inherit the agent's environment, as in Nomad.
+pub fn driver_inherits_host_env(driver: &str) -> bool {
+    matches!(driver, "raw_exec" | "exec" | "java")
+}
+
+/// The agent's variables minus the secrets tasks must not see.
+pub fn filter_host_env(
+    vars: impl IntoIterator<Item = (String, String)>,
+) -> BTreeMap<String, String> {
+    vars.into_iter()
+        .filter(|(k, _)| !HOST_ENV_DENYLIST.contains(&k.as_str()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_env_drops_secrets() {
+        let env = filter_host_env([
+            ("PATH".to_owned(), "/bin".to_owned()),
+            ("VAULT_TOKEN".to_owned(), "s".to_owned()),
+            ("NOMAD_TOKEN".to_owned(), "s".to_owned()),
+        ]);
+        assert_eq!(env.keys().collect::<Vec<_>>(), ["PATH"]);
+    }
+
+    #[test]
+    fn driver_traits() {
+        assert!(!driver_isolates_fs("raw_exec"));
+        assert!(driver_isolates_fs("docker"));
+        assert!(driver_inherits_host_env("raw_exec"));
+        assert!(!driver_inherits_host_env("docker"));
+    }
+}

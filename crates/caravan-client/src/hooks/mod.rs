@@ -1,0 +1,79 @@
+//! The allocation runner's hooks: small steps run in order before the tasks start
+//! (`prerun`), after they have all stopped (`postrun`) and when the allocation is
+//! garbage collected (`destroy`). Each hook is idempotent, so an agent that restarts
+//! can run the list again over what already exists.
+
+mod allocdir;
+mod network_host;
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use caravan_model::{AllocNetworkStatus, AllocatedPortMapping, Allocation, TaskGroup};
+
+pub use allocdir::AllocDirHook;
+pub use network_host::NetworkHostHook;
+
+use crate::{AllocDir, AllocDirError};
+
+/// A boxed, sendable future, so hooks can be held as `Box<dyn AllocHook>`.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What the hooks of one allocation read and fill in.
+#[derive(Debug, Clone)]
+pub struct AllocHookContext {
+    pub alloc: Arc<Allocation>,
+    pub group: Arc<TaskGroup>,
+    pub alloc_dir: AllocDir,
+    /// The group's ports as granted (set by the network hook).
+    pub ports: Vec<AllocatedPortMapping>,
+    /// The allocation's own namespace (bridge mode); `None` in host mode.
+    pub network_status: Option<AllocNetworkStatus>,
+    /// The namespace tasks join, for bridge mode.
+    pub netns_path: Option<PathBuf>,
+}
+
+/// Why a hook could not do its step.
+#[derive(Debug, thiserror::Error)]
+pub enum AllocHookError {
+    #[error(transparent)]
+    AllocDir(#[from] AllocDirError),
+    #[error("network: {reason}")]
+    Network { reason: String },
+}
+
+/// One step of an allocation's life outside its tasks.
+pub trait AllocHook: Send + Sync + Debug {
+    /// A short name for events and errors (`alloc_dir`, `network`).
+    fn name(&self) -> &'static str;
+
+    /// Before any task starts. Must be idempotent.
+    fn prerun<'a>(
+        &'a self,
+        ctx: &'a mut AllocHookContext,
+    ) -> BoxFuture<'a, Result<(), AllocHookError>>;
+
+    /// After every task has stopped, poststop tasks included.
+    fn postrun<'a>(
+        &'a self,
+        _ctx: &'a mut AllocHookContext,
+    ) -> BoxFuture<'a, Result<(), AllocHookError>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    /// When the allocation is removed from the node.
+    fn destroy<'a>(
+        &'a self,
+        _ctx: &'a mut AllocHookContext,
+    ) -> BoxFuture<'a, Result<(), AllocHookError>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// The hooks every allocation runs, in order.
+pub fn default_hooks() -> Vec<Box<dyn AllocHook>> {
+    vec![Box::new(AllocDirHook), Box::new(NetworkHostHook)]
+}

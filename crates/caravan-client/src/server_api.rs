@@ -1,0 +1,49 @@
+//! What the client needs from the servers. In dev mode the agent answers it in process;
+//! in a cluster an RPC client does.
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use caravan_model::{Allocation, Node, NodeId};
+
+use crate::AllocUpdate;
+
+/// A boxed future, so the API can be a trait object.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Why a call to the servers failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ServerApiError {
+    /// The server does not know this node (it was garbage collected, or the servers lost
+    /// their state): register again.
+    #[error("node {0} is not registered")]
+    UnknownNode(NodeId),
+    /// Anything else; the call may be retried.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// The servers, as a client sees them.
+pub trait ServerApi: Send + Sync + Debug {
+    /// Registers (or re-registers) the node; returns the heartbeat TTL to keep.
+    fn register_node(&self, node: Node) -> BoxFuture<'_, Result<Duration, ServerApiError>>;
+
+    /// Keeps the node alive; returns the heartbeat TTL to keep.
+    fn heartbeat<'a>(&'a self, node: &'a NodeId)
+    -> BoxFuture<'a, Result<Duration, ServerApiError>>;
+
+    /// The node's allocations, once their index is above `min_index` or `wait` has
+    /// passed (a blocking query), with the index to wait on next.
+    fn node_allocs<'a>(
+        &'a self,
+        node: &'a NodeId,
+        min_index: u64,
+        wait: Duration,
+    ) -> BoxFuture<'a, Result<(Vec<Allocation>, u64), ServerApiError>>;
+
+    /// Reports allocation status changes.
+    fn update_allocs(&self, updates: Vec<AllocUpdate>)
+    -> BoxFuture<'_, Result<(), ServerApiError>>;
+}

@@ -1,0 +1,549 @@
+//! Runs one task through its driver: builds its spec (environment, interpolated
+//! config, directories, logs), starts it, waits for it, applies the restart policy,
+//! stops it with its `kill_signal` and `kill_timeout`, and records its state and
+//! events, sending each change to the allocation runner.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use caravan_drivers::{
+    DriverError, ExitResult, LogSpec, TaskDriver, TaskHandle, TaskResources, TaskSpec,
+};
+use caravan_model::{AllocNetworkStatus, Allocation, Job, Task, TaskEvent, TaskGroup, TaskState};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::clock::rfc3339_nanos;
+use crate::context::{driver_inherits_host_env, driver_isolates_fs};
+use crate::{
+    AllocDir, ClientContext, RestartDecision, RestartTracker, TaskEnv, TaskEnvInputs, TaskOutcome,
+};
+
+/// Nomad's default `kill_timeout`.
+const DEFAULT_KILL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A task's new state, sent after every event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskUpdate {
+    pub task: String,
+    pub state: TaskState,
+}
+
+/// Why a task is being killed, recorded as an event before `Killing`
+/// (e.g. `Sibling Task Failed`); `None` for a plain stop.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KillRequest {
+    pub event: Option<(String, String)>,
+}
+
+/// Everything one task runner needs.
+#[derive(Debug, Clone)]
+pub struct TaskRunnerConfig {
+    pub alloc: Arc<Allocation>,
+    pub job: Arc<Job>,
+    pub group: Arc<TaskGroup>,
+    pub task: Task,
+    pub driver: Arc<dyn TaskDriver>,
+    pub client: Arc<ClientContext>,
+    pub alloc_dir: AllocDir,
+    /// Set in bridge mode by the network hook.
+    pub network_status: Option<AllocNetworkStatus>,
+    pub netns_path: Option<PathBuf>,
+    /// The output of `template { env = true }`, over everything else.
+    pub template_env: BTreeMap<String, String>,
+}
+
+/// Runs one task until it is dead for good.
+#[derive(Debug)]
+pub struct TaskRunner {
+    cfg: TaskRunnerConfig,
+    state: TaskState,
+    tracker: RestartTracker,
+    jitter: Jitter,
+    updates: mpsc::UnboundedSender<TaskUpdate>,
+    kill: watch::Receiver<Option<KillRequest>>,
+}
+
+/// The allocation runner's grip on a spawned task runner.
+#[derive(Debug)]
+pub struct TaskRunnerHandle {
+    task: String,
+    kill: watch::Sender<Option<KillRequest>>,
+    join: JoinHandle<TaskState>,
+}
+
+impl TaskRunnerHandle {
+    pub fn task(&self) -> &str {
+        &self.task
+    }
+
+    /// Asks the task to stop; it is killed once, however often this is called.
+    pub fn kill(&self, request: KillRequest) {
+        self.kill.send_if_modified(|current| {
+            if current.is_some() {
+                return false;
+            }
+            *current = Some(request);
+            true
+        });
+    }
+
+    /// The task's final state, once it is dead for good.
+    pub async fn wait(self) -> Option<TaskState> {
+        self.join.await.ok()
+    }
+}
+
+impl TaskRunner {
+    /// Spawns the runner on the current tokio runtime; every state change is sent to
+    /// `updates`.
+    pub fn spawn(
+        cfg: TaskRunnerConfig,
+        updates: mpsc::UnboundedSender<TaskUpdate>,
+    ) -> TaskRunnerHandle {
+        let (kill_tx, kill_rx) = watch::channel(None);
+        let task = cfg.task.name.clone();
+        let runner = TaskRunner::new(cfg, updates, kill_rx);
+        TaskRunnerHandle {
+            task,
+            kill: kill_tx,
+            join: tokio::spawn(runner.run()),
+        }
+    }
+
+    fn new(
+        cfg: TaskRunnerConfig,
+        updates: mpsc::UnboundedSender<TaskUpdate>,
+        kill: watch::Receiver<Option<KillRequest>>,
+    ) -> Self {
+        let policy = cfg
+            .task
+            .restart_policy
+            .as_ref()
+            .or(cfg.group.restart_policy.as_ref());
+        let tracker = RestartTracker::for_task(policy, cfg.job.kind(), cfg.task.lifecycle.as_ref());
+        let jitter = Jitter::seeded(&format!("{}/{}", cfg.alloc.id, cfg.task.name));
+        let state = TaskState {
+            state: "pending".to_owned(),
+            ..TaskState::default()
+        };
+        Self {
+            cfg,
+            state,
+            tracker,
+            jitter,
+            updates,
+            kill,
+        }
+    }
+
+    /// The pending state a task has before its runner reports anything.
+    pub fn initial_state() -> TaskState {
+        TaskState {
+            state: "pending".to_owned(),
+            ..TaskState::default()
+        }
+    }
+
+    async fn run(mut self) -> TaskState {
+        self.event("Received", "Task received by client", |_| {});
+        self.event("Task Setup", "Building Task Directory", |_| {});
+        loop {
+            if let Some(request) = self.kill_requested() {
+                self.record_kill_reason(&request);
+                self.finish("Killed", "Task successfully killed", false);
+                break;
+            }
+            let outcome = match self.start().await {
+                Err(err) => {
+                    let recoverable = is_recoverable(&err);
+                    let message = err.to_string();
+                    self.event("Driver Failure", &message, |e| {
+                        e.details.insert("driver_error".to_owned(), message.clone());
+                    });
+                    TaskOutcome::StartFailed { recoverable }
+                }
+                Ok(handle) => match self.watch(&handle).await {
+                    Watched::Exited(exit) => {
+                        self.destroy(&handle).await;
+                        self.record_exit(&exit);
+                        outcome_of(&exit)
+                    }
+                    Watched::Killed => {
+                        self.destroy(&handle).await;
+                        self.finish("Killed", "Task successfully killed", false);
+                        break;
+                    }
+                },
+            };
+            let now = self.cfg.client.clock.now_unix_ns();
+            let decision = self
+                .tracker
+                .on_exit(outcome, now, self.jitter.next_fraction());
+            let reason = self.tracker.describe(&decision);
+            match decision {
+                RestartDecision::Done => {
+                    self.finish_state(false);
+                    break;
+                }
+                RestartDecision::Fail { .. } => {
+                    self.event("Not Restarting", &reason, |e| {
+                        e.details.insert("fails_task".to_owned(), "true".to_owned());
+                        e.details
+                            .insert("restart_reason".to_owned(), reason.clone());
+                    });
+                    self.finish_state(true);
+                    break;
+                }
+                RestartDecision::Restart { after } | RestartDecision::WaitForInterval { after } => {
+                    let message = format!(
+                        "Task restarting in {}",
+                        caravan_model::Duration::from(after)
+                    );
+                    let now = self.cfg.client.clock.now_unix_ns();
+                    self.state.restarts += 1;
+                    self.state.last_restart = Some(rfc3339_nanos(now));
+                    self.state.state = "pending".to_owned();
+                    self.event("Restarting", &message, |e| {
+                        e.details
+                            .insert("restart_reason".to_owned(), reason.clone());
+                        e.details
+                            .insert("start_delay".to_owned(), after.as_nanos().to_string());
+                    });
+                    tokio::select! {
+                        () = tokio::time::sleep(after) => {}
+                        request = wait_for_kill(&mut self.kill) => {
+                            self.record_kill_reason(&request);
+                            self.finish("Killed", "Task successfully killed", false);
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        self.state
+    }
+
+    /// Builds the spec and asks the driver to start the task.
+    async fn start(&mut self) -> Result<TaskHandle, DriverError> {
+        let spec = self.spec();
+        let handle = self.cfg.driver.start(spec).await?;
+        let now = self.cfg.client.clock.now_unix_ns();
+        self.state.state = "running".to_owned();
+        self.state.started_at = Some(rfc3339_nanos(now));
+        self.state.finished_at = None;
+        self.event("Started", "Task started by client", |_| {});
+        Ok(handle)
+    }
+
+    /// Waits for the task to exit, or for a kill request, whichever comes first.
+    async fn watch(&mut self, handle: &TaskHandle) -> Watched {
+        let driver = self.cfg.driver.clone();
+        let request = tokio::select! {
+            exit = driver.wait(handle) => return Watched::Exited(exit),
+            request = wait_for_kill(&mut self.kill) => request,
+        };
+        self.record_kill_reason(&request);
+        let delay = self.cfg.task.shutdown_delay.to_std();
+        if !delay.is_zero() {
+            let message = format!(
+                "Waiting for shutdown_delay of {} before killing the task.",
+                self.cfg.task.shutdown_delay
+            );
+            self.event("Waiting for shutdown delay", &message, |_| {});
+            tokio::time::sleep(delay).await;
+        }
+        let timeout = self.kill_timeout();
+        let signal = self.kill_signal();
+        let message = format!(
+            "Sent interrupt. Waiting {} before force killing",
+            caravan_model::Duration::from(timeout)
+        );
+        self.event("Killing", &message, |e| {
+            e.details
+                .insert("kill_timeout".to_owned(), timeout.as_nanos().to_string());
+        });
+        if let Err(err) = driver.stop(handle, &signal, timeout).await {
+            let message = err.to_string();
+            self.event(
+                "Killing",
+                &format!("Failed to stop the task: {message}"),
+                |e| {
+                    e.details.insert("kill_error".to_owned(), message.clone());
+                },
+            );
+        }
+        let exit = driver.wait(handle).await;
+        self.record_exit(&exit);
+        Watched::Killed
+    }
+
+    async fn destroy(&self, handle: &TaskHandle) {
+        // The task has exited; destroying releases what the driver holds. A failure
+        // here cannot change the task's outcome, so it is not an event.
+        let _released = self.cfg.driver.destroy(handle).await;
+    }
+
+    fn kill_requested(&self) -> Option<KillRequest> {
+        self.kill.borrow().clone()
+    }
+
+    fn record_kill_reason(&mut self, request: &KillRequest) {
+        if let Some((kind, message)) = &request.event {
+            self.event(kind, message, |_| {});
+        }
+    }
+
+    fn record_exit(&mut self, exit: &ExitResult) {
+        let mut message = match exit.exit_code {
+            Some(code) => format!("Exit Code: {code}"),
+            None => "Exit Code: unknown".to_owned(),
+        };
+        if let Some(signal) = exit.signal {
+            message.push_str(&format!(", Signal: {signal}"));
+        }
+        if exit.oom_killed {
+            message.push_str(", OOM Killed");
+        }
+        if let Some(err) = &exit.err {
+            message.push_str(&format!(", Exit Message: {err:?}"));
+        }
+        self.event("Terminated", &message, |e| {
+            e.exit_code = exit.exit_code.map(i64::from);
+            e.signal = exit.signal.map(i64::from);
+            e.details.insert(
+                "exit_code".to_owned(),
+                exit.exit_code.map_or_else(String::new, |c| c.to_string()),
+            );
+            e.details.insert(
+                "signal".to_owned(),
+                exit.signal.map_or_else(String::new, |s| s.to_string()),
+            );
+            e.details
+                .insert("oom_killed".to_owned(), exit.oom_killed.to_string());
+        });
+    }
+
+    fn finish(&mut self, kind: &str, message: &str, failed: bool) {
+        let now = self.cfg.client.clock.now_unix_ns();
+        self.state.state = "dead".to_owned();
+        self.state.failed = failed;
+        self.state.finished_at = Some(rfc3339_nanos(now));
+        self.event(kind, message, |_| {});
+    }
+
+    /// Dead, with no event of its own (the last one says why).
+    fn finish_state(&mut self, failed: bool) {
+        let now = self.cfg.client.clock.now_unix_ns();
+        self.state.state = "dead".to_owned();
+        self.state.failed = failed;
+        self.state.finished_at = Some(rfc3339_nanos(now));
+        self.send();
+    }
+
+    /// Records an event and sends the new state.
+    fn event(&mut self, kind: &str, message: &str, fill: impl FnOnce(&mut TaskEvent)) {
+        let mut event = TaskEvent {
+            event_type: kind.to_owned(),
+            time: self.cfg.client.clock.now_unix_ns(),
+            display_message: message.to_owned(),
+            ..TaskEvent::default()
+        };
+        fill(&mut event);
+        self.state.events.push(event);
+        self.send();
+    }
+
+    fn send(&self) {
+        // The allocation runner outlives its task runners; if it is gone, nobody is
+        // left to tell.
+        let _sent = self.updates.send(TaskUpdate {
+            task: self.cfg.task.name.clone(),
+            state: self.state.clone(),
+        });
+    }
+
+    fn kill_timeout(&self) -> Duration {
+        let asked = self
+            .cfg
+            .task
+            .kill_timeout
+            .map_or(DEFAULT_KILL_TIMEOUT, |d| d.to_std());
+        asked.min(self.cfg.client.max_kill_timeout)
+    }
+
+    /// The task's `kill_signal`, interpolated; empty means the driver's default.
+    fn kill_signal(&self) -> String {
+        self.env().interpolate(&self.cfg.task.kill_signal)
+    }
+
+    fn env(&self) -> TaskEnv {
+        let cfg = &self.cfg;
+        let mut inputs = TaskEnvInputs::new(
+            &cfg.alloc,
+            &cfg.job,
+            &cfg.group,
+            &cfg.task,
+            &cfg.client.node,
+            cfg.alloc_dir.path(),
+        );
+        inputs.region = &cfg.client.region;
+        inputs.isolated = driver_isolates_fs(&cfg.task.driver);
+        inputs.network_status = cfg.network_status.as_ref();
+        if driver_inherits_host_env(&cfg.task.driver) {
+            inputs.host_env = cfg.client.host_env.clone();
+        }
+        inputs.template_env = cfg.template_env.clone();
+        TaskEnv::build(&inputs)
+    }
+
+    /// The fully resolved spec the driver starts.
+    fn spec(&self) -> TaskSpec {
+        let cfg = &self.cfg;
+        let env = self.env();
+        let mut spec = TaskSpec::new(cfg.alloc.id.clone(), &cfg.task.name, cfg.alloc_dir.path());
+        spec.driver_config = env.interpolate_config(&cfg.task.config);
+        let user = env.interpolate(&cfg.task.user);
+        spec.user = (!user.is_empty()).then_some(user);
+        spec.logs = LogSpec::new(
+            &spec.dirs.log_dir,
+            &cfg.task.name,
+            cfg.task.log_config.as_ref(),
+        );
+        spec.resources = self.resources();
+        spec.netns_path = cfg.netns_path.clone();
+        spec.env = env.into_env();
+        spec
+    }
+
+    fn resources(&self) -> TaskResources {
+        let cfg = &self.cfg;
+        match cfg.alloc.allocated_resources.tasks.get(&cfg.task.name) {
+            Some(r) => {
+                let v = |x: i64| u64::try_from(x).unwrap_or(0);
+                TaskResources {
+                    cpu_mhz: v(r.cpu.cpu_shares),
+                    memory_mb: v(r.memory.memory_mb),
+                    memory_max_mb: v(r.memory.memory_max_mb),
+                }
+            }
+            None => cfg
+                .task
+                .resources
+                .as_ref()
+                .map(TaskResources::from_model)
+                .unwrap_or_default(),
+        }
+    }
+}
+
+enum Watched {
+    Exited(ExitResult),
+    Killed,
+}
+
+/// Resolves with the kill request; a dropped handle counts as a plain stop, so a
+/// task is never left running without anyone to stop it.
+async fn wait_for_kill(kill: &mut watch::Receiver<Option<KillRequest>>) -> KillRequest {
+    match kill.wait_for(Option::is_some).await {
+        Ok(request) => request.clone().unwrap_or_default(),
+        Err(_) => KillRequest::default(),
+    }
+}
+
+fn outcome_of(exit: &ExitResult) -> TaskOutcome {
+    if exit.successful() {
+        return TaskOutcome::exited(0);
+    }
+    // Not a success (a driver error, an OOM kill, an unknown code): never read as 0.
+    TaskOutcome::Exited {
+        exit_code: exit.exit_code.filter(|c| *c != 0).map_or(-1, i64::from),
+        signal: exit.signal.map(i64::from),
+    }
+}
+
+/// Errors in the task's own definition will not go away with a retry.
+fn is_recoverable(err: &DriverError) -> bool {
+    !matches!(
+        err,
+        DriverError::MissingConfig { .. }
+            | DriverError::InvalidConfig { .. }
+            | DriverError::UnknownSignal(_)
+            | DriverError::UnknownUser { .. }
+            | DriverError::ForeignHandle { .. }
+            | DriverError::BadState { .. }
+    )
+}
+
+/// A small deterministic generator for restart jitter (splitmix64), seeded per task
+/// so that runs are reproducible.
+#[derive(Debug, Clone)]
+struct Jitter(u64);
+
+impl Jitter {
+    fn seeded(key: &str) -> Self {
+        // FNV-1a over the key.
+        let seed = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        Self(seed)
+    }
+
+    fn next_fraction(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        (z >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_is_a_reproducible_fraction() {
+        let mut a = Jitter::seeded("a1/web");
+        let mut b = Jitter::seeded("a1/web");
+        for _ in 0..1000 {
+            let x = a.next_fraction();
+            assert!((0.0..1.0).contains(&x));
+            assert_eq!(x.to_bits(), b.next_fraction().to_bits());
+        }
+        assert_ne!(
+            Jitter::seeded("a1/web").next_fraction(),
+            Jitter::seeded("a1/db").next_fraction()
+        );
+    }
+
+    #[test]
+    fn only_a_clean_exit_is_a_success() {
+        assert!(outcome_of(&ExitResult::code(0)).is_success());
+        assert!(!outcome_of(&ExitResult::code(2)).is_success());
+        assert!(!outcome_of(&ExitResult::signaled(9)).is_success());
+        assert!(!outcome_of(&ExitResult::unknown()).is_success());
+        let mut oom = ExitResult::code(0);
+        oom.oom_killed = true;
+        assert!(!outcome_of(&oom).is_success());
+        assert!(!outcome_of(&ExitResult::failed("lost")).is_success());
+    }
+
+    #[test]
+    fn definition_errors_are_not_recoverable() {
+        let missing = DriverError::MissingConfig {
+            task: "t".into(),
+            key: "command",
+        };
+        assert!(!is_recoverable(&missing));
+        let spawn = DriverError::Spawn {
+            task: "t".into(),
+            command: "x".into(),
+            source: std::io::Error::other("busy"),
+        };
+        assert!(is_recoverable(&spawn));
+    }
+}

@@ -5,7 +5,7 @@ use std::ffi::OsString;
 /// Rewrites single-dash long flags (`-output`, `-var=x`) to clap's `--output`,
 /// leaving short flags (`-h`), negative numbers, `-` (stdin) and everything after
 /// `--` alone.
-pub(crate) fn normalize(args: Vec<OsString>) -> Vec<OsString> {
+pub fn normalize(args: Vec<OsString>) -> Vec<OsString> {
     let mut out = Vec::with_capacity(args.len());
     let mut passthrough = false;
     for arg in args {
@@ -14,7 +14,9 @@ pub(crate) fn normalize(args: Vec<OsString>) -> Vec<OsString> {
                 passthrough = true;
                 None
             }
-            Some(s) if !passthrough && is_single_dash_long(s) => Some(OsString::from(format!("-{s}"))),
+            Some(s) if !passthrough && is_single_dash_long(s) => {
+                Some(OsString::from(format!("-{s}")))
+            }
             _ => None,
         };
         out.push(rewritten.unwrap_or(arg));
@@ -27,7 +29,11 @@ fn is_single_dash_long(s: &str) -> bool {
         return false;
     };
     let name = rest.split('=').next().unwrap_or_default();
-    !rest.starts_with('-') && name.len() > 1 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    !rest.starts_with('-')
+        && name.len() > 1
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
 }
 
@@ -45,14 +51,38 @@ mod tests {
     #[test]
     fn rewrites_single_dash_long_flags() {
         assert_eq!(
-            norm(&["caravan", "job", "run", "-output", "-var", "a=b", "-var-file=x.hcl", "job.nomad"]),
-            ["caravan", "job", "run", "--output", "--var", "a=b", "--var-file=x.hcl", "job.nomad"]
+            norm(&[
+                "caravan",
+                "job",
+                "run",
+                "-output",
+                "-var",
+                "a=b",
+                "-var-file=x.hcl",
+                "job.nomad"
+            ]),
+            [
+                "caravan",
+                "job",
+                "run",
+                "--output",
+                "--var",
+                "a=b",
+                "--var-file=x.hcl",
+                "job.nomad"
+            ]
         );
     }
 
     #[test]
     fn leaves_short_flags_stdin_and_values_alone() {
-        assert_eq!(norm(&["caravan", "-h", "-", "-5", "--var", "x"]), ["caravan", "-h", "-", "-5", "--var", "x"]);
-        assert_eq!(norm(&["caravan", "--", "-output"]), ["caravan", "--", "-output"]);
+        assert_eq!(
+            norm(&["caravan", "-h", "-", "-5", "--var", "x"]),
+            ["caravan", "-h", "-", "-5", "--var", "x"]
+        );
+        assert_eq!(
+            norm(&["caravan", "--", "-output"]),
+            ["caravan", "--", "-output"]
+        );
     }
 }

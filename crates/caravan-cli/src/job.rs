@@ -1,24 +1,54 @@
-//! `caravan job ...`: validate and run.
+//! `caravan job ...`: validate, run, plan, status, stop, eval, inspect, history.
+
+mod eval;
+mod history;
+mod inspect;
+mod plan;
+mod run;
+mod status;
+mod stop;
 
 use std::process::ExitCode;
 
 use caravan_jobspec::parse_and_validate;
 
 use crate::jobfile::JobFileArgs;
+use crate::ui::{Ctx, Ui};
+
+pub(crate) use run::RunArgs;
+pub(crate) use status::StatusArgs;
 
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum JobCommand {
     /// Check a job file: syntax, schema and semantics. Exit 0 when valid, 1 otherwise.
     Validate(ValidateArgs),
-    /// Submit a job; with -output, print it as API JSON instead.
+    /// Submit a job and follow its evaluation; with -output, print it as API JSON instead.
     Run(RunArgs),
+    /// Show what submitting a job would change, without changing anything.
+    Plan(plan::PlanArgs),
+    /// List jobs, or show one job's groups, placement failures and allocations.
+    Status(StatusArgs),
+    /// Stop a job (and with -purge, forget it).
+    Stop(stop::StopArgs),
+    /// Ask the scheduler to evaluate a job again.
+    Eval(eval::EvalArgs),
+    /// Print a job as the agent stores it, in API JSON.
+    Inspect(inspect::InspectArgs),
+    /// List a job's versions.
+    History(history::HistoryArgs),
 }
 
 impl JobCommand {
-    pub(crate) fn run(self) -> ExitCode {
+    pub(crate) fn run(self, ctx: &mut Ctx<'_>) -> anyhow::Result<ExitCode> {
         match self {
-            JobCommand::Validate(args) => args.run(),
-            JobCommand::Run(args) => args.run(),
+            JobCommand::Validate(args) => Ok(args.run(&mut ctx.ui)),
+            JobCommand::Run(args) => args.run(ctx),
+            JobCommand::Plan(args) => Ok(args.run(ctx)),
+            JobCommand::Status(args) => args.run(ctx),
+            JobCommand::Stop(args) => args.run(ctx),
+            JobCommand::Eval(args) => args.run(ctx),
+            JobCommand::Inspect(args) => args.run(ctx),
+            JobCommand::History(args) => args.run(ctx),
         }
     }
 }
@@ -30,63 +60,32 @@ pub(crate) struct ValidateArgs {
 }
 
 impl ValidateArgs {
-    fn run(self) -> ExitCode {
-        match load_job(&self.job) {
+    fn run(self, ui: &mut Ui<'_>) -> ExitCode {
+        match load_job(&self.job, ui) {
             Ok(_) => {
-                println!("Job validation successful");
+                ui.out("Job validation successful");
                 ExitCode::SUCCESS
             }
-            Err(code) => code,
+            Err(()) => ExitCode::FAILURE,
         }
     }
 }
 
-#[derive(Debug, clap::Args)]
-pub(crate) struct RunArgs {
-    /// Print the job as Nomad-shaped JSON ({"Job": {...}}) and exit without submitting.
-    #[arg(long)]
-    output: bool,
-    #[command(flatten)]
-    job: JobFileArgs,
-}
-
-impl RunArgs {
-    pub(crate) fn run(self) -> ExitCode {
-        let job = match load_job(&self.job) {
-            Ok(job) => job,
-            Err(code) => return code,
-        };
-        if self.output {
-            let body = serde_json::json!({ "Job": job });
-            match serde_json::to_string_pretty(&body) {
-                Ok(text) => {
-                    println!("{text}");
-                    return ExitCode::SUCCESS;
-                }
-                Err(e) => {
-                    eprintln!("Error encoding the job: {e}");
-                    return ExitCode::FAILURE;
-                }
-            }
-        }
-        eprintln!(
-            "Error submitting job {:?}: submitting to an agent is not available in this build yet; use -output",
-            job.id.as_str()
-        );
-        ExitCode::FAILURE
-    }
-}
-
-/// Reads, parses and validates; on failure prints every diagnostic and returns exit code 1.
-fn load_job(args: &JobFileArgs) -> Result<caravan_model::Job, ExitCode> {
-    let (source, opts) = args.load().map_err(|e| {
-        eprintln!("Error: {e:#}");
-        ExitCode::FAILURE
-    })?;
+/// Reads, parses and validates; on failure prints every diagnostic (the caller picks the
+/// exit code).
+fn load_job(args: &JobFileArgs, ui: &mut Ui<'_>) -> Result<caravan_model::Job, ()> {
+    let (source, opts) = args.load().map_err(|e| ui.err(format!("Error: {e:#}")))?;
     parse_and_validate(&source, &opts).map_err(|diags| {
-        eprintln!("{diags}");
+        ui.err(diags.to_string());
         let n = diags.0.len();
-        eprintln!("Job validation failed: {n} error{}", if n == 1 { "" } else { "s" });
-        ExitCode::FAILURE
+        ui.err(format!(
+            "Job validation failed: {n} error{}",
+            if n == 1 { "" } else { "s" }
+        ));
     })
+}
+
+/// The job as API JSON (what `{"Job": ...}` carries).
+fn job_json(job: &caravan_model::Job) -> anyhow::Result<serde_json::Value> {
+    Ok(serde_json::to_value(job)?)
 }

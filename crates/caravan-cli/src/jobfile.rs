@@ -26,8 +26,13 @@ impl JobFileArgs {
     pub(crate) fn load(&self) -> anyhow::Result<(SourceFile, ParseOptions)> {
         let source = if self.file == "-" {
             let mut text = String::new();
-            std::io::stdin().read_to_string(&mut text).context("reading the job from standard input")?;
-            SourceFile { name: "<stdin>".into(), text }
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context("reading the job from standard input")?;
+            SourceFile {
+                name: "<stdin>".into(),
+                text,
+            }
         } else {
             read_source(Path::new(&self.file))?
         };
@@ -38,19 +43,34 @@ impl JobFileArgs {
             };
             vars.push((name.trim().to_owned(), value.to_owned()));
         }
-        let var_files = self.var_files.iter().map(|p| read_source(p)).collect::<Result<_, _>>()?;
+        let var_files = self
+            .var_files
+            .iter()
+            .map(|p| read_source(p))
+            .collect::<Result<_, _>>()?;
         let base_dir = match self.file.as_str() {
             "-" => std::env::current_dir().ok(),
             file => Path::new(file).parent().map(Path::to_path_buf),
         };
-        let env: BTreeMap<String, String> =
-            std::env::vars().filter(|(k, _)| k.starts_with("NOMAD_VAR_")).collect();
-        let opts = ParseOptions { vars, var_files, env, allow_fs: true, base_dir };
+        let env: BTreeMap<String, String> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("NOMAD_VAR_"))
+            .collect();
+        let opts = ParseOptions {
+            vars,
+            var_files,
+            env,
+            allow_fs: true,
+            base_dir,
+        };
         Ok((source, opts))
     }
 }
 
 fn read_source(path: &Path) -> anyhow::Result<SourceFile> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    Ok(SourceFile { name: path.display().to_string(), text })
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(SourceFile {
+        name: path.display().to_string(),
+        text,
+    })
 }

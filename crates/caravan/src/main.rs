@@ -1,8 +1,15 @@
-//! The `caravan` binary: the composition root. It hands the command line to
-//! `caravan-cli`; agents are started from here as their crates land.
+//! The `caravan` binary: the composition root. `caravan agent ...` starts a server,
+//! a client and the HTTP API in this process; every other command is the CLI, which
+//! talks to an agent over HTTP.
+
+mod agent;
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    caravan_cli::main(std::env::args_os().collect())
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == "agent") {
+        return agent::main(args);
+    }
+    caravan_cli::main(args)
 }

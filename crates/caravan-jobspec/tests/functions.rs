@@ -72,13 +72,18 @@ job "fn" {
 fn filesystem_functions_need_allow_fs() {
     let text = "job \"fn\" {\n  region = file(\"region.txt\")\n}\n";
     let file = caravan_jobspec::SourceFile::new("job.nomad", text);
-    let diags = caravan_jobspec::parse(&file, &caravan_jobspec::ParseOptions::default()).expect_err("no fs");
+    let diags = caravan_jobspec::parse(&file, &caravan_jobspec::ParseOptions::default())
+        .expect_err("no fs");
     common::assert_error(&diags.0, "filesystem functions disabled", 2, 12);
 
     let dir = std::env::temp_dir().join(format!("caravan-jobspec-fn-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     std::fs::write(dir.join("region.txt"), "eu").expect("write");
-    let opts = caravan_jobspec::ParseOptions { allow_fs: true, base_dir: Some(dir.clone()), ..Default::default() };
+    let opts = caravan_jobspec::ParseOptions {
+        allow_fs: true,
+        base_dir: Some(dir.clone()),
+        ..Default::default()
+    };
     let job = caravan_jobspec::parse(&file, &opts).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(job.region.as_deref(), Some("eu"));
     let _ = std::fs::remove_dir_all(&dir);

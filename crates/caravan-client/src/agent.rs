@@ -1,34 +1,62 @@
 //! The client agent: registers the node, keeps it alive, and runs the allocations the
 //! servers place on it, reporting their status back.
+//!
+//! It also keeps the servers' port ledger honest about this host: on every heartbeat
+//! tick it reads which ports something outside Caravan has bound ([`host_ports`]) and,
+//! when that set changes, registers the node again with those ports added to its
+//! reserved ones, so the scheduler neither hands them out nor keeps a freed one back.
+//!
+//! [`host_ports`]: crate::host_ports
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use caravan_drivers::TaskDriver;
 use caravan_model::{AllocId, Allocation, Node, NodeId};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::fingerprint::{HostFacts, fingerprint};
+use crate::host_ports::{foreign_ports, merge_reserved, read_bound_ports};
 use crate::{
-    AllocRunner, AllocUpdate, ClientConfig, ClientContext, ServerApi, ServerApiError,
-    filter_host_env,
+    AllocRunner, AllocRunnerError, AllocUpdate, ClientConfig, ClientContext, ServerApi,
+    ServerApiError, filter_host_env,
 };
 
 /// How long one blocking query for the node's allocations waits.
 const ALLOC_WATCH_WAIT: Duration = Duration::from_secs(30);
-/// How long status changes are gathered before they are sent together.
-const UPDATE_BATCH_DELAY: Duration = Duration::from_millis(20);
 /// How long to wait before retrying a failed call to the servers.
 const RETRY_DELAY: Duration = Duration::from_millis(500);
 
+/// Why the agent could not act on an allocation.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientAgentError {
+    #[error("allocation {0} is not running on this node")]
+    UnknownAlloc(AllocId),
+    #[error("allocation {0} has finished")]
+    Finished(AllocId),
+    #[error(transparent)]
+    Runner(#[from] AllocRunnerError),
+}
+
+type Reply = oneshot::Sender<Result<(), AllocRunnerError>>;
+
 /// What the agent tells one allocation's supervisor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 enum RunnerCmd {
     Stop,
     Restart,
     Destroy,
+    Signal {
+        task: Option<String>,
+        signal: String,
+        reply: Reply,
+    },
+    RestartTask {
+        task: String,
+        reply: Reply,
+    },
 }
 
 #[derive(Debug)]
@@ -45,6 +73,11 @@ pub struct ClientAgent {
     server: Arc<dyn ServerApi>,
     runners: Mutex<HashMap<AllocId, RunnerEntry>>,
     updates: mpsc::UnboundedSender<AllocUpdate>,
+    /// The reserved ports of the agent's configuration, as written.
+    configured_reserved_ports: String,
+    /// The ports found bound outside Caravan, as last registered. The lock is held
+    /// across a scan and the registration it leads to, so two never interleave.
+    foreign_ports: tokio::sync::Mutex<BTreeSet<u16>>,
 }
 
 impl ClientAgent {
@@ -71,7 +104,10 @@ impl ClientAgent {
             server,
             runners: Mutex::new(HashMap::new()),
             updates,
+            configured_reserved_ports: config.reserved_ports.clone(),
+            foreign_ports: tokio::sync::Mutex::new(BTreeSet::new()),
         });
+        *agent.foreign_ports.lock().await = agent.scan_foreign_ports().await;
         let ttl = agent.register().await;
         tokio::spawn(agent.clone().heartbeat_loop(ttl));
         tokio::spawn(agent.clone().watch_loop());
@@ -93,9 +129,93 @@ impl ClientAgent {
         dir.is_dir().then_some(dir)
     }
 
-    /// Restarts every task of a running allocation.
-    pub fn restart_alloc(&self, alloc: &AllocId) -> Result<(), String> {
+    /// Restarts every task of a running allocation (its hooks run again too).
+    pub fn restart_alloc(&self, alloc: &AllocId) -> Result<(), ClientAgentError> {
         self.send(alloc, RunnerCmd::Restart)
+    }
+
+    /// Restarts one running task in place, outside its restart policy; returns once
+    /// the task has been stopped.
+    pub async fn restart_task(
+        &self,
+        alloc: &AllocId,
+        task: String,
+    ) -> Result<(), ClientAgentError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(alloc, RunnerCmd::RestartTask { task, reply })?;
+        answer
+            .await
+            .map_err(|_| ClientAgentError::Finished(alloc.clone()))??;
+        Ok(())
+    }
+
+    /// Sends `signal` (e.g. `"SIGHUP"`) to one task of the allocation, or to every
+    /// running task with `None`, through the task's driver.
+    pub async fn signal_alloc(
+        &self,
+        alloc: &AllocId,
+        task: Option<String>,
+        signal: String,
+    ) -> Result<(), ClientAgentError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(
+            alloc,
+            RunnerCmd::Signal {
+                task,
+                signal,
+                reply,
+            },
+        )?;
+        answer
+            .await
+            .map_err(|_| ClientAgentError::Finished(alloc.clone()))??;
+        Ok(())
+    }
+
+    /// The node as registered now: the fingerprint, with the ports found bound
+    /// outside Caravan added to the configured reserved ports.
+    fn registration(&self, foreign: &BTreeSet<u16>) -> Node {
+        let mut node = self.ctx.node.clone();
+        node.reserved_resources.networks.reserved_host_ports =
+            merge_reserved(&self.configured_reserved_ports, foreign);
+        node
+    }
+
+    /// The ports bound on this host, on an address that collides with the node's, by
+    /// anything but this node's allocations.
+    async fn scan_foreign_ports(&self) -> BTreeSet<u16> {
+        // The claims are read on both sides of the scan: a task that claimed its port
+        // and bound it meanwhile, or one that let it go, is still counted as ours.
+        let mut own = self.ctx.port_claims.all();
+        // A busy host's socket tables run to megabytes: read them off the runtime.
+        let bound = tokio::task::spawn_blocking(read_bound_ports)
+            .await
+            .unwrap_or_default();
+        own.extend(self.ctx.port_claims.all());
+        let address = self
+            .ctx
+            .node
+            .node_resources
+            .networks
+            .first()
+            .map_or("", |n| n.ip.as_str());
+        foreign_ports(&bound, address, &own)
+    }
+
+    /// Scans the host's ports and registers the node again if the foreign ones
+    /// changed; returns the new heartbeat TTL if it did.
+    async fn sync_host_ports(&self) -> Option<Duration> {
+        let mut registered = self.foreign_ports.lock().await;
+        let found = self.scan_foreign_ports().await;
+        if found == *registered {
+            return None;
+        }
+        tracing::info!(
+            reserved = %merge_reserved("", &found),
+            "host ports bound outside Caravan changed; updating the node"
+        );
+        *registered = found;
+        Some(self.register_with(&registered).await)
     }
 
     /// Stops every allocation on this node and removes their directories: the agent
@@ -113,21 +233,27 @@ impl ClientAgent {
         }
     }
 
-    fn send(&self, alloc: &AllocId, cmd: RunnerCmd) -> Result<(), String> {
+    fn send(&self, alloc: &AllocId, cmd: RunnerCmd) -> Result<(), ClientAgentError> {
         let runners = self.runners.lock().unwrap_or_else(|e| e.into_inner());
         let entry = runners
             .get(alloc)
-            .ok_or_else(|| format!("allocation {alloc} is not running on this node"))?;
+            .ok_or_else(|| ClientAgentError::UnknownAlloc(alloc.clone()))?;
         entry
             .cmds
             .send(cmd)
-            .map_err(|_| format!("allocation {alloc} has finished"))
+            .map_err(|_| ClientAgentError::Finished(alloc.clone()))
     }
 
     /// Registers until the servers answer; returns the heartbeat TTL.
     async fn register(&self) -> Duration {
+        let foreign = self.foreign_ports.lock().await;
+        self.register_with(&foreign).await
+    }
+
+    async fn register_with(&self, foreign: &BTreeSet<u16>) -> Duration {
+        let node = self.registration(foreign);
         loop {
-            match self.server.register_node(self.ctx.node.clone()).await {
+            match self.server.register_node(node.clone()).await {
                 Ok(ttl) => return ttl,
                 Err(e) => {
                     tracing::warn!(error = %e, "registering the node failed; retrying");
@@ -140,6 +266,11 @@ impl ClientAgent {
     async fn heartbeat_loop(self: Arc<Self>, mut ttl: Duration) {
         loop {
             tokio::time::sleep((ttl / 2).max(Duration::from_millis(100))).await;
+            // Registering again keeps the node alive as a heartbeat would.
+            if let Some(next) = self.sync_host_ports().await {
+                ttl = next;
+                continue;
+            }
             match self.server.heartbeat(self.node_id()).await {
                 Ok(next) => ttl = next,
                 Err(ServerApiError::UnknownNode(_)) => ttl = self.register().await,
@@ -231,12 +362,19 @@ impl ClientAgent {
     /// Sends status changes to the servers, a batch at a time, newest per allocation.
     async fn report_loop(self: Arc<Self>, mut rx: mpsc::UnboundedReceiver<AllocUpdate>) {
         while let Some(first) = rx.recv().await {
+            // The first change goes out at once; whatever arrives while a report is in
+            // flight is sent together in the next one.
             let mut batch = BTreeMap::from([(first.alloc_id.clone(), first)]);
-            tokio::time::sleep(UPDATE_BATCH_DELAY).await;
             while let Ok(next) = rx.try_recv() {
                 batch.insert(next.alloc_id.clone(), next);
             }
             let updates: Vec<AllocUpdate> = batch.into_values().collect();
+            // A failure may come from a port taken outside Caravan (the network hook's
+            // check): the servers learn of that port before they place the allocation
+            // again, so the next attempt does not land on it.
+            if updates.iter().any(|u| u.client_status == "failed") {
+                let _ttl = self.sync_host_ports().await;
+            }
             while let Err(e) = self.server.update_allocs(updates.clone()).await {
                 tracing::warn!(error = %e, "reporting allocation status failed; retrying");
                 tokio::time::sleep(RETRY_DELAY).await;
@@ -281,6 +419,20 @@ async fn supervise(
                         }
                         Err(e) => tracing::warn!(error = %e, "allocation could not restart"),
                     }
+                }
+                Some(RunnerCmd::Signal { task, signal, reply }) => {
+                    // Answered on its own task: the driver may take its time, and
+                    // status changes keep flowing meanwhile.
+                    let sent = runner.signal(task, signal);
+                    tokio::spawn(async move {
+                        let _told = reply.send(sent.await);
+                    });
+                }
+                Some(RunnerCmd::RestartTask { task, reply }) => {
+                    let restarted = runner.restart_task(task);
+                    tokio::spawn(async move {
+                        let _told = reply.send(restarted.await);
+                    });
                 }
                 Some(RunnerCmd::Destroy) | None => {
                     if let Err(e) = runner.destroy().await {

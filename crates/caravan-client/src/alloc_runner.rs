@@ -1,7 +1,8 @@
 //! Runs one allocation: its hooks in order (allocation directory, network), then its
 //! tasks through the lifecycle ([`Lifecycle`]), reporting an [`AllocUpdate`] after
 //! every change; `stop` brings the tasks down in reverse lifecycle order and runs
-//! the poststop tasks; `destroy` also removes what the hooks made.
+//! the poststop tasks; `destroy` also removes what the hooks made. `signal` and
+//! `restart_task` reach running tasks through their runners.
 //!
 //! Dropping an `AllocRunner` without stopping it stops the allocation: a task is
 //! never left running with nobody to stop it.
@@ -10,13 +11,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use caravan_model::{AllocId, Allocation, Job, TaskEvent, TaskGroup, TaskState};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::hooks::{AllocHook, AllocHookContext, AllocHookError, default_hooks};
 use crate::lifecycle::{Lifecycle, LifecycleAction, ShutdownReason};
-use crate::task_runner::{KillRequest, TaskRunner, TaskRunnerConfig, TaskRunnerHandle, TaskUpdate};
-use crate::{AllocDir, AllocDirError, AllocUpdate, ClientContext};
+use crate::task_runner::{
+    KillRequest, TaskRunner, TaskRunnerConfig, TaskRunnerError, TaskRunnerHandle, TaskUpdate,
+};
+use crate::{AllocDir, AllocDirError, AllocUpdate, BoxFuture, ClientContext};
 
 /// Why an allocation could not be run or cleaned up.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +38,31 @@ pub enum AllocRunnerError {
     },
     #[error("the runner of allocation {alloc_id} ended abnormally")]
     Aborted { alloc_id: AllocId },
+    #[error("task {task:?} not found in allocation {alloc_id}")]
+    UnknownTask { alloc_id: AllocId, task: String },
+    /// A request for every running task, when none runs.
+    #[error("allocation {alloc_id} has no running task")]
+    NothingRunning { alloc_id: AllocId },
+    /// The tasks have finished, or are still being set up.
+    #[error("allocation {alloc_id} is not running its tasks")]
+    NotRunning { alloc_id: AllocId },
+    #[error(transparent)]
+    Task(#[from] TaskRunnerError),
+}
+
+/// What the allocation runner is asked to do to its running tasks.
+#[derive(Debug)]
+enum EngineCmd {
+    /// Signal one task, or every running task with `None`.
+    Signal {
+        task: Option<String>,
+        signal: String,
+        reply: oneshot::Sender<Result<(), AllocRunnerError>>,
+    },
+    RestartTask {
+        task: String,
+        reply: oneshot::Sender<Result<(), AllocRunnerError>>,
+    },
 }
 
 /// What is left once the lifecycle has finished: what `destroy` needs.
@@ -50,6 +78,7 @@ pub struct AllocRunner {
     alloc_id: AllocId,
     alloc: Arc<Allocation>,
     stop: watch::Sender<bool>,
+    cmds: mpsc::UnboundedSender<EngineCmd>,
     updates: watch::Receiver<AllocUpdate>,
     lifecycle: Option<JoinHandle<Finished>>,
     finished: Option<Finished>,
@@ -94,6 +123,7 @@ impl AllocRunner {
             watch::channel(AllocUpdate::from_states(alloc.id.clone(), states.clone()));
         let (stop, stop_rx) = watch::channel(false);
         let (task_tx, task_rx) = mpsc::unbounded_channel();
+        let (cmds, cmd_rx) = mpsc::unbounded_channel();
         let ctx = AllocHookContext {
             alloc: alloc.clone(),
             group: group.clone(),
@@ -101,6 +131,7 @@ impl AllocRunner {
             ports: Vec::new(),
             network_status: None,
             netns_path: None,
+            port_claims: client.port_claims.clone(),
         };
         let engine = Engine {
             alloc: alloc.clone(),
@@ -115,11 +146,13 @@ impl AllocRunner {
             stop: stop_rx,
             task_tx,
             task_rx,
+            cmd_rx,
         };
         Ok(Self {
             alloc_id: alloc.id.clone(),
             alloc: alloc.clone(),
             stop,
+            cmds,
             updates,
             lifecycle: Some(tokio::spawn(engine.run())),
             finished: None,
@@ -144,6 +177,44 @@ impl AllocRunner {
     /// The latest status.
     pub fn current(&self) -> AllocUpdate {
         self.updates.borrow().clone()
+    }
+
+    /// Sends `signal` (e.g. `"SIGHUP"`) to one task through its driver, or to every
+    /// running task with `None`. The returned future does not borrow the runner.
+    pub fn signal(
+        &self,
+        task: Option<String>,
+        signal: String,
+    ) -> impl Future<Output = Result<(), AllocRunnerError>> + Send + 'static {
+        self.request(|reply| EngineCmd::Signal {
+            task,
+            signal,
+            reply,
+        })
+    }
+
+    /// Restarts one running task in place (stop, then start at once), outside its
+    /// restart policy. Resolves once the task has been stopped.
+    pub fn restart_task(
+        &self,
+        task: String,
+    ) -> impl Future<Output = Result<(), AllocRunnerError>> + Send + 'static {
+        self.request(|reply| EngineCmd::RestartTask { task, reply })
+    }
+
+    fn request(
+        &self,
+        cmd: impl FnOnce(oneshot::Sender<Result<(), AllocRunnerError>>) -> EngineCmd,
+    ) -> impl Future<Output = Result<(), AllocRunnerError>> + Send + 'static {
+        let (reply, answer) = oneshot::channel();
+        // An engine that has finished drops the command and its reply.
+        let _queued = self.cmds.send(cmd(reply));
+        let alloc_id = self.alloc_id.clone();
+        async move {
+            answer
+                .await
+                .unwrap_or(Err(AllocRunnerError::NotRunning { alloc_id }))
+        }
     }
 
     /// Waits until every task is dead for good (poststop included) and the postrun
@@ -199,6 +270,7 @@ struct Engine {
     stop: watch::Receiver<bool>,
     task_tx: mpsc::UnboundedSender<TaskUpdate>,
     task_rx: mpsc::UnboundedReceiver<TaskUpdate>,
+    cmd_rx: mpsc::UnboundedReceiver<EngineCmd>,
 }
 
 impl Engine {
@@ -275,6 +347,7 @@ impl Engine {
                         stop_seen = true;
                     }
                 }
+                Some(cmd) = self.cmd_rx.recv() => self.command(cmd),
                 else => break,
             }
         }
@@ -285,6 +358,89 @@ impl Engine {
         // the final report holds every event.
         while let Ok(update) = self.task_rx.try_recv() {
             self.states.insert(update.task, update.state);
+        }
+    }
+
+    /// Hands a request to the task runners it is for. Their answers are awaited on
+    /// a task of their own, so a slow driver never holds up the lifecycle.
+    fn command(&self, cmd: EngineCmd) {
+        type Answer = BoxFuture<'static, Result<(), TaskRunnerError>>;
+        let (answers, reply) = match cmd {
+            EngineCmd::Signal {
+                task,
+                signal,
+                reply,
+            } => {
+                let answers = self.targets(task.as_deref()).map(|runners| {
+                    let each =
+                        |r: &&TaskRunnerHandle| -> Answer { Box::pin(r.signal(signal.clone())) };
+                    runners.iter().map(each).collect::<Vec<_>>()
+                });
+                (answers, reply)
+            }
+            EngineCmd::RestartTask { task, reply } => {
+                let answers = self.targets(Some(&task)).map(|runners| {
+                    let each = |r: &&TaskRunnerHandle| -> Answer { Box::pin(r.restart()) };
+                    runners.iter().map(each).collect::<Vec<_>>()
+                });
+                (answers, reply)
+            }
+        };
+        match answers {
+            Ok(answers) => {
+                tokio::spawn(async move {
+                    let mut result = Ok(());
+                    for answer in answers {
+                        if let Err(e) = answer.await {
+                            result = result.and(Err(AllocRunnerError::from(e)));
+                        }
+                    }
+                    let _told = reply.send(result);
+                });
+            }
+            Err(e) => {
+                let _told = reply.send(Err(e));
+            }
+        }
+    }
+
+    /// The runners of `task`, or of every running task with `None`.
+    fn targets(&self, task: Option<&str>) -> Result<Vec<&TaskRunnerHandle>, AllocRunnerError> {
+        let alloc_id = || self.alloc.id.clone();
+        match task {
+            Some(name) => {
+                if self.group.task(name).is_none() {
+                    return Err(AllocRunnerError::UnknownTask {
+                        alloc_id: alloc_id(),
+                        task: name.to_owned(),
+                    });
+                }
+                let runner = self
+                    .runners
+                    .get(name)
+                    .ok_or_else(|| TaskRunnerError::NotRunning {
+                        task: name.to_owned(),
+                    })?;
+                Ok(vec![runner])
+            }
+            None => {
+                let running: Vec<&TaskRunnerHandle> = self
+                    .runners
+                    .iter()
+                    .filter(|(name, _)| {
+                        self.states
+                            .get(name.as_str())
+                            .is_some_and(|s| s.state == "running")
+                    })
+                    .map(|(_, runner)| runner)
+                    .collect();
+                if running.is_empty() {
+                    return Err(AllocRunnerError::NothingRunning {
+                        alloc_id: alloc_id(),
+                    });
+                }
+                Ok(running)
+            }
         }
     }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use caravan_drivers::TaskDriver;
 use caravan_model::Node;
 
-use crate::{Clock, SystemClock};
+use crate::{Clock, PortClaims, SystemClock};
 
 /// Nomad's client `max_kill_timeout`: no task waits longer than this to be killed.
 pub const DEFAULT_MAX_KILL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -47,6 +47,8 @@ pub struct ClientContext {
     pub clock: Arc<dyn Clock>,
     /// Drivers by the name jobs use (`raw_exec`, `docker`, ...).
     pub drivers: BTreeMap<String, Arc<dyn TaskDriver>>,
+    /// The host ports this node's allocations hold.
+    pub port_claims: Arc<PortClaims>,
 }
 
 impl ClientContext {
@@ -60,6 +62,7 @@ impl ClientContext {
             max_kill_timeout: DEFAULT_MAX_KILL_TIMEOUT,
             clock: Arc::new(SystemClock),
             drivers: BTreeMap::new(),
+            port_claims: Arc::new(PortClaims::default()),
         }
     }
 

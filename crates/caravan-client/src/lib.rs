@@ -8,7 +8,10 @@
 //! reports every status change as an [`AllocUpdate`].
 //!
 //! It decides no placement, and touches the operating system only through traits
-//! with fakes: [`caravan_drivers::TaskDriver`] for tasks, [`Clock`] for time.
+//! with fakes ([`caravan_drivers::TaskDriver`] for tasks, [`Clock`] for time), with
+//! two read-only exceptions kept thin: the socket tables in /proc ([`host_ports`],
+//! so ports bound outside Caravan are reported as reserved) and the network hook's
+//! bind-and-release check of a granted port.
 
 mod agent;
 mod alloc_runner;
@@ -19,13 +22,15 @@ mod config;
 mod context;
 mod fingerprint;
 pub mod hooks;
+pub mod host_ports;
 mod lifecycle;
+mod port_claims;
 mod restart;
 mod server_api;
 mod task_runner;
 mod taskenv;
 
-pub use agent::ClientAgent;
+pub use agent::{ClientAgent, ClientAgentError};
 pub use alloc_runner::{AllocRunner, AllocRunnerError};
 pub use alloc_update::{AllocUpdate, client_status};
 pub use allocdir::{AllocDir, AllocDirError, TaskDir};
@@ -37,7 +42,10 @@ pub use context::{
 };
 pub use fingerprint::{HostFacts, fingerprint};
 pub use lifecycle::{Lifecycle, LifecycleAction, ShutdownReason, TaskRole};
+pub use port_claims::PortClaims;
 pub use restart::{EffectiveRestartPolicy, RestartDecision, RestartTracker, TaskOutcome};
 pub use server_api::{BoxFuture, ServerApi, ServerApiError};
-pub use task_runner::{KillRequest, TaskRunner, TaskRunnerConfig, TaskRunnerHandle, TaskUpdate};
+pub use task_runner::{
+    KillRequest, TaskRunner, TaskRunnerConfig, TaskRunnerError, TaskRunnerHandle, TaskUpdate,
+};
 pub use taskenv::{TaskEnv, TaskEnvInputs, clean_env_key, cpuset_list};

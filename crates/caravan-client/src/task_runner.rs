@@ -1,7 +1,8 @@
 //! Runs one task through its driver: builds its spec (environment, interpolated
 //! config, directories, logs), starts it, waits for it, applies the restart policy,
 //! stops it with its `kill_signal` and `kill_timeout`, and records its state and
-//! events, sending each change to the allocation runner.
+//! events, sending each change to the allocation runner. While the task runs, it
+//! also carries out signals and user-requested restarts.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -12,7 +13,7 @@ use caravan_drivers::{
     DriverError, ExitResult, LogSpec, TaskDriver, TaskHandle, TaskResources, TaskSpec,
 };
 use caravan_model::{AllocNetworkStatus, Allocation, Job, Task, TaskEvent, TaskGroup, TaskState};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::clock::rfc3339_nanos;
@@ -23,6 +24,32 @@ use crate::{
 
 /// Nomad's default `kill_timeout`.
 const DEFAULT_KILL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why a request to a running task could not be carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum TaskRunnerError {
+    /// The task is not running now (not started yet, between restarts, or dead).
+    #[error("task {task:?} is not running")]
+    NotRunning { task: String },
+    #[error("task {task:?}: {source}")]
+    Driver {
+        task: String,
+        #[source]
+        source: DriverError,
+    },
+}
+
+/// What a running task is asked to do besides stopping.
+#[derive(Debug)]
+enum TaskCmd {
+    Signal {
+        signal: String,
+        reply: oneshot::Sender<Result<(), TaskRunnerError>>,
+    },
+    Restart {
+        reply: oneshot::Sender<Result<(), TaskRunnerError>>,
+    },
+}
 
 /// A task's new state, sent after every event.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,6 +91,7 @@ pub struct TaskRunner {
     jitter: Jitter,
     updates: mpsc::UnboundedSender<TaskUpdate>,
     kill: watch::Receiver<Option<KillRequest>>,
+    cmds: mpsc::UnboundedReceiver<TaskCmd>,
 }
 
 /// The allocation runner's grip on a spawned task runner.
@@ -71,6 +99,7 @@ pub struct TaskRunner {
 pub struct TaskRunnerHandle {
     task: String,
     kill: watch::Sender<Option<KillRequest>>,
+    cmds: mpsc::UnboundedSender<TaskCmd>,
     join: JoinHandle<TaskState>,
 }
 
@@ -90,6 +119,39 @@ impl TaskRunnerHandle {
         });
     }
 
+    /// Sends `signal` (e.g. `"SIGHUP"`) to the running task through its driver. The
+    /// returned future resolves once the driver has sent it; it does not borrow the
+    /// handle, so the caller need not hold the allocation runner meanwhile.
+    pub fn signal(
+        &self,
+        signal: String,
+    ) -> impl Future<Output = Result<(), TaskRunnerError>> + Send + 'static {
+        self.request(|reply| TaskCmd::Signal { signal, reply })
+    }
+
+    /// Stops the running task (with its `kill_signal` and `kill_timeout`) and starts
+    /// it again at once, outside the restart policy: a user's restart is no failure.
+    /// Resolves once the task has been stopped.
+    pub fn restart(&self) -> impl Future<Output = Result<(), TaskRunnerError>> + Send + 'static {
+        self.request(|reply| TaskCmd::Restart { reply })
+    }
+
+    fn request(
+        &self,
+        cmd: impl FnOnce(oneshot::Sender<Result<(), TaskRunnerError>>) -> TaskCmd,
+    ) -> impl Future<Output = Result<(), TaskRunnerError>> + Send + 'static {
+        let (reply, answer) = oneshot::channel();
+        // A runner that is gone drops the command, and with it the reply: both read
+        // as "not running".
+        let _queued = self.cmds.send(cmd(reply));
+        let task = self.task.clone();
+        async move {
+            answer
+                .await
+                .unwrap_or(Err(TaskRunnerError::NotRunning { task }))
+        }
+    }
+
     /// The task's final state, once it is dead for good.
     pub async fn wait(self) -> Option<TaskState> {
         self.join.await.ok()
@@ -104,11 +166,13 @@ impl TaskRunner {
         updates: mpsc::UnboundedSender<TaskUpdate>,
     ) -> TaskRunnerHandle {
         let (kill_tx, kill_rx) = watch::channel(None);
+        let (cmds_tx, cmds_rx) = mpsc::unbounded_channel();
         let task = cfg.task.name.clone();
-        let runner = TaskRunner::new(cfg, updates, kill_rx);
+        let runner = TaskRunner::new(cfg, updates, kill_rx, cmds_rx);
         TaskRunnerHandle {
             task,
             kill: kill_tx,
+            cmds: cmds_tx,
             join: tokio::spawn(runner.run()),
         }
     }
@@ -117,6 +181,7 @@ impl TaskRunner {
         cfg: TaskRunnerConfig,
         updates: mpsc::UnboundedSender<TaskUpdate>,
         kill: watch::Receiver<Option<KillRequest>>,
+        cmds: mpsc::UnboundedReceiver<TaskCmd>,
     ) -> Self {
         let policy = cfg
             .task
@@ -136,6 +201,7 @@ impl TaskRunner {
             jitter,
             updates,
             kill,
+            cmds,
         }
     }
 
@@ -176,6 +242,12 @@ impl TaskRunner {
                         self.finish("Killed", "Task successfully killed", false);
                         break;
                     }
+                    Watched::Restarted(reply) => {
+                        self.destroy(&handle).await;
+                        self.restarting(Duration::ZERO, USER_RESTART_REASON);
+                        let _told = reply.send(Ok(()));
+                        continue;
+                    }
                 },
             };
             let now = self.cfg.client.clock.now_unix_ns();
@@ -198,32 +270,59 @@ impl TaskRunner {
                     break;
                 }
                 RestartDecision::Restart { after } | RestartDecision::WaitForInterval { after } => {
-                    let message = format!(
-                        "Task restarting in {}",
-                        caravan_model::Duration::from(after)
-                    );
-                    let now = self.cfg.client.clock.now_unix_ns();
-                    self.state.restarts += 1;
-                    self.state.last_restart = Some(rfc3339_nanos(now));
-                    self.state.state = "pending".to_owned();
-                    self.event("Restarting", &message, |e| {
-                        e.details
-                            .insert("restart_reason".to_owned(), reason.clone());
-                        e.details
-                            .insert("start_delay".to_owned(), after.as_nanos().to_string());
-                    });
-                    tokio::select! {
-                        () = tokio::time::sleep(after) => {}
-                        request = wait_for_kill(&mut self.kill) => {
-                            self.record_kill_reason(&request);
-                            self.finish("Killed", "Task successfully killed", false);
-                            break;
-                        }
+                    self.restarting(after, &reason);
+                    if !self.sleep_unless_killed(after).await {
+                        break;
                     }
                 }
             }
         }
         self.state
+    }
+
+    /// Records a coming restart: the count, the time, and a `Restarting` event.
+    fn restarting(&mut self, after: Duration, reason: &str) {
+        let message = format!(
+            "Task restarting in {}",
+            caravan_model::Duration::from(after)
+        );
+        let now = self.cfg.client.clock.now_unix_ns();
+        self.state.restarts += 1;
+        self.state.last_restart = Some(rfc3339_nanos(now));
+        self.state.state = "pending".to_owned();
+        self.event("Restarting", &message, |e| {
+            e.details
+                .insert("restart_reason".to_owned(), reason.to_owned());
+            e.details
+                .insert("start_delay".to_owned(), after.as_nanos().to_string());
+        });
+    }
+
+    /// Waits out a restart delay; false if a kill came meanwhile (the task is then
+    /// finished). Requests for the running task are refused: there is none.
+    async fn sleep_unless_killed(&mut self, after: Duration) -> bool {
+        let sleep = tokio::time::sleep(after);
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                () = &mut sleep => return true,
+                request = wait_for_kill(&mut self.kill) => {
+                    self.record_kill_reason(&request);
+                    self.finish("Killed", "Task successfully killed", false);
+                    return false;
+                }
+                Some(cmd) = self.cmds.recv() => self.refuse(cmd),
+            }
+        }
+    }
+
+    fn refuse(&self, cmd: TaskCmd) {
+        let not_running = Err(TaskRunnerError::NotRunning {
+            task: self.cfg.task.name.clone(),
+        });
+        let _told = match cmd {
+            TaskCmd::Signal { reply, .. } | TaskCmd::Restart { reply } => reply.send(not_running),
+        };
     }
 
     /// Builds the spec and asks the driver to start the task.
@@ -238,14 +337,49 @@ impl TaskRunner {
         Ok(handle)
     }
 
-    /// Waits for the task to exit, or for a kill request, whichever comes first.
+    /// Waits for the task to exit, or for a kill request, whichever comes first;
+    /// carries out signals meanwhile, and stops the task for a restart.
     async fn watch(&mut self, handle: &TaskHandle) -> Watched {
         let driver = self.cfg.driver.clone();
-        let request = tokio::select! {
-            exit = driver.wait(handle) => return Watched::Exited(exit),
-            request = wait_for_kill(&mut self.kill) => request,
-        };
-        self.record_kill_reason(&request);
+        loop {
+            let cmd = tokio::select! {
+                exit = driver.wait(handle) => return Watched::Exited(exit),
+                request = wait_for_kill(&mut self.kill) => {
+                    self.record_kill_reason(&request);
+                    self.wait_shutdown_delay().await;
+                    self.kill_running(handle).await;
+                    return Watched::Killed;
+                }
+                Some(cmd) = self.cmds.recv() => cmd,
+            };
+            match cmd {
+                TaskCmd::Signal { signal, reply } => {
+                    let message = format!("Task being sent signal {signal}");
+                    self.event("Signaling", &message, |e| {
+                        e.details.insert("signal".to_owned(), signal.clone());
+                    });
+                    let sent = driver.signal(handle, &signal).await.map_err(|source| {
+                        TaskRunnerError::Driver {
+                            task: self.cfg.task.name.clone(),
+                            source,
+                        }
+                    });
+                    let _told = reply.send(sent);
+                }
+                TaskCmd::Restart { reply } => {
+                    self.event("Restart Signaled", USER_RESTART_REASON, |e| {
+                        e.details
+                            .insert("restart_reason".to_owned(), USER_RESTART_REASON.to_owned());
+                    });
+                    self.kill_running(handle).await;
+                    return Watched::Restarted(reply);
+                }
+            }
+        }
+    }
+
+    /// Waits the task's `shutdown_delay` (e.g. for its service to be deregistered).
+    async fn wait_shutdown_delay(&mut self) {
         let delay = self.cfg.task.shutdown_delay.to_std();
         if !delay.is_zero() {
             let message = format!(
@@ -255,6 +389,12 @@ impl TaskRunner {
             self.event("Waiting for shutdown delay", &message, |_| {});
             tokio::time::sleep(delay).await;
         }
+    }
+
+    /// Stops the task with its `kill_signal`, force-kills it after `kill_timeout`,
+    /// and records how it exited.
+    async fn kill_running(&mut self, handle: &TaskHandle) {
+        let driver = self.cfg.driver.clone();
         let timeout = self.kill_timeout();
         let signal = self.kill_signal();
         let message = format!(
@@ -277,7 +417,6 @@ impl TaskRunner {
         }
         let exit = driver.wait(handle).await;
         self.record_exit(&exit);
-        Watched::Killed
     }
 
     async fn destroy(&self, handle: &TaskHandle) {
@@ -442,7 +581,12 @@ impl TaskRunner {
 enum Watched {
     Exited(ExitResult),
     Killed,
+    /// Stopped for a user's restart; the reply is sent once it is recorded.
+    Restarted(oneshot::Sender<Result<(), TaskRunnerError>>),
 }
+
+/// Nomad's reason for a restart asked through the API.
+const USER_RESTART_REASON: &str = "User requested task to restart";
 
 /// Resolves with the kill request; a dropped handle counts as a plain stop, so a
 /// task is never left running without anyone to stop it.

@@ -516,3 +516,138 @@ async fn every_change_is_reported_in_order_pending_running_complete() {
     assert_eq!(seen, ["pending", "running", "complete"]);
     assert_eq!(rx.borrow().alloc_id.as_str(), "a-report");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_signal_reaches_the_running_task_through_its_driver() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Arc::new(FakeDriver::new("fake"));
+    let tasks = vec![
+        task("app", "fake", json!({"handled_signals": ["SIGHUP"]})),
+        task("sidecar", "fake", json!({"handled_signals": ["SIGHUP"]})),
+    ];
+    let client = client(dir.path(), vec![fake.clone()]);
+    let mut runner = AllocRunner::start(alloc("a-signal", job("service", tasks)), client).unwrap();
+    let mut rx = runner.subscribe();
+    wait_for(&mut rx, "both running", |u| {
+        state(u, "app").state == "running" && state(u, "sidecar").state == "running"
+    })
+    .await;
+
+    // Phase 1: one task, by name.
+    runner
+        .signal(Some("app".into()), "SIGHUP".into())
+        .await
+        .expect("signal app");
+    let signals = |fake: &FakeDriver| -> Vec<(String, String)> {
+        fake.calls()
+            .into_iter()
+            .filter_map(|c| match c {
+                FakeCall::Signal { task, signal } => Some((task, signal)),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(signals(&fake), [("app".to_owned(), "SIGHUP".to_owned())]);
+    let now = wait_for(&mut rx, "the Signaling event", |u| {
+        event_types(state(u, "app")).contains(&"Signaling")
+    })
+    .await;
+    let signaling = state(&now, "app")
+        .events
+        .iter()
+        .find(|e| e.event_type == "Signaling")
+        .unwrap();
+    assert_eq!(signaling.display_message, "Task being sent signal SIGHUP");
+    assert_eq!(state(&now, "app").state, "running", "a handled signal");
+
+    // Phase 2: every running task.
+    runner
+        .signal(None, "SIGHUP".into())
+        .await
+        .expect("signal every task");
+    let after_all: Vec<String> = signals(&fake)
+        .into_iter()
+        .skip(1)
+        .map(|(task, _)| task)
+        .collect();
+    assert_eq!(after_all, ["app", "sidecar"]);
+
+    // Phase 3: what cannot be done says why.
+    let unknown = runner
+        .signal(Some("nope".into()), "SIGHUP".into())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        unknown.to_string(),
+        "task \"nope\" not found in allocation a-signal"
+    );
+    let bad = runner
+        .signal(Some("sidecar".into()), "SIGNOPE".into())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            bad,
+            caravan_client::AllocRunnerError::Task(caravan_client::TaskRunnerError::Driver {
+                source: caravan_drivers::DriverError::UnknownSignal(_),
+                ..
+            })
+        ),
+        "{bad:?}"
+    );
+
+    // Phase 4: once stopped, nothing is running.
+    let _done = stop(&mut runner).await;
+    let late = runner.signal(None, "SIGHUP".into()).await.unwrap_err();
+    assert_eq!(
+        late.to_string(),
+        "allocation a-signal is not running its tasks"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn restarting_one_task_stops_and_starts_it_outside_the_restart_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Arc::new(FakeDriver::new("fake"));
+    let mut app = task("app", "fake", json!({}));
+    // No restarts allowed: a user's restart must not count against the policy.
+    app.restart_policy = Some(restart(0, 1000, "fail"));
+    let tasks = vec![app, task("sidecar", "fake", json!({}))];
+    let client = client(dir.path(), vec![fake.clone()]);
+    let mut runner =
+        AllocRunner::start(alloc("a-restart-one", job("service", tasks)), client).unwrap();
+    let mut rx = runner.subscribe();
+    wait_for(&mut rx, "both running", |u| {
+        state(u, "app").state == "running" && state(u, "sidecar").state == "running"
+    })
+    .await;
+
+    runner
+        .restart_task("app".into())
+        .await
+        .expect("restart app");
+    let again = wait_for(&mut rx, "app running again", |u| {
+        let app = state(u, "app");
+        app.state == "running" && app.restarts == 1
+    })
+    .await;
+    assert_eq!(start_count(&fake, "app"), 2);
+    assert_eq!(start_count(&fake, "sidecar"), 1, "the sibling is untouched");
+    assert_eq!(
+        event_types(state(&again, "app")),
+        [
+            "Received",
+            "Task Setup",
+            "Started",
+            "Restart Signaled",
+            "Killing",
+            "Terminated",
+            "Restarting",
+            "Started"
+        ]
+    );
+    assert_eq!(again.client_status, "running");
+
+    let done = stop(&mut runner).await;
+    assert_eq!(done.client_status, "complete", "{done:?}");
+}

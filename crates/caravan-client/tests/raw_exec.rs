@@ -145,3 +145,48 @@ async fn stop_ends_the_process_and_leaves_nothing_behind() {
     runner.destroy().await.unwrap();
     assert!(!dir.path().join("alloc/r-stop").exists());
 }
+
+#[tokio::test]
+async fn a_signal_reaches_the_process_and_its_trap_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let raw = Arc::new(RawExecDriver::new());
+    let app = sh(
+        "app",
+        "trap 'echo got HUP' HUP; echo ready; while true; do sleep 0.1; done",
+    );
+    let client = client(dir.path(), vec![raw]);
+    let mut runner =
+        AllocRunner::start(alloc("r-signal", job("service", vec![app])), client).unwrap();
+    let mut rx = runner.subscribe();
+    wait_for(&mut rx, "running", |u| u.client_status == "running").await;
+
+    // The trap is set once the shell has printed "ready": a HUP before that would
+    // end it.
+    let stdout = dir.path().join("alloc/r-signal/alloc/logs/app.stdout.0");
+    let read = || std::fs::read_to_string(&stdout).unwrap_or_default();
+    let wait_for_log = |what: &'static str| async move {
+        tokio::time::timeout(PATIENCE, async {
+            while !read().contains(what) {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("no {what:?} in the log: {:?}", read()));
+    };
+    wait_for_log("ready").await;
+
+    runner
+        .signal(Some("app".into()), "SIGHUP".into())
+        .await
+        .unwrap();
+    wait_for_log("got HUP").await;
+    assert_eq!(
+        runner.current().client_status,
+        "running",
+        "the trap kept it"
+    );
+
+    let done = stop(&mut runner).await;
+    assert_eq!(done.client_status, "complete");
+    assert!(event_types(state(&done, "app")).contains(&"Signaling"));
+}

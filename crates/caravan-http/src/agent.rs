@@ -156,3 +156,14 @@ pub(crate) async fn peers(State(api): State<Api>, q: QueryOptions) -> Result<Res
 pub(crate) async fn regions(State(api): State<Api>, q: QueryOptions) -> Result<Response, ApiError> {
     blocking::json(&api, 0, &[&api.server.config().region], &q)
 }
+
+/// `PUT /v1/system/gc`: collects every finished evaluation and its stopped
+/// allocations now, whatever their age.
+pub(crate) async fn system_gc(State(api): State<Api>) -> Result<Response, ApiError> {
+    api.server
+        .collect_garbage(std::time::Duration::ZERO)
+        .await?;
+    Ok(axum::response::IntoResponse::into_response(
+        axum::http::StatusCode::OK,
+    ))
+}

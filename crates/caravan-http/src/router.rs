@@ -85,6 +85,10 @@ pub fn router(api: Api) -> Router {
         .route("/v1/status/leader", get(agent::leader))
         .route("/v1/status/peers", get(agent::peers))
         .route("/v1/regions", get(agent::regions))
+        .route(
+            "/v1/system/gc",
+            put(agent::system_gc).post(agent::system_gc),
+        )
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -334,3 +334,44 @@ async fn restart_signal_and_stats_reach_the_client() {
     assert_eq!(stats.status, StatusCode::OK);
     assert_eq!(stats.json()["ResourceUsage"]["MemoryStats"]["RSS"], 1024);
 }
+
+#[tokio::test]
+async fn system_gc_removes_finished_evaluations_and_their_stopped_allocations() {
+    let h = start();
+    h.add_node(NODE).await;
+    let allocs = h.place(job("web", 1), 1).await;
+    let id = allocs[0]["ID"].as_str().unwrap().to_owned();
+
+    // Stop the job; the client reports the allocation finished.
+    assert_eq!(
+        h.call("DELETE", "/v1/job/web", None).await.status,
+        StatusCode::OK
+    );
+    h.server
+        .update_allocs(vec![caravan_state::AllocClientUpdate {
+            alloc_id: id.as_str().into(),
+            client_status: "complete".into(),
+            ..Default::default()
+        }])
+        .await
+        .unwrap();
+    h.wait_for("/v1/evaluations", |evals| {
+        evals
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["Status"] != "pending")
+    })
+    .await;
+
+    assert_eq!(
+        h.call("PUT", "/v1/system/gc", None).await.status,
+        StatusCode::OK
+    );
+    let allocs = h.get("/v1/allocations").await.json();
+    assert!(allocs.as_array().unwrap().is_empty(), "collected: {allocs}");
+    assert_eq!(
+        h.get(&format!("/v1/allocation/{id}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+}

@@ -18,6 +18,10 @@ pub struct ServerConfig {
     /// The dynamic host port range given to the scheduler when a node reports none.
     pub min_dynamic_port: u16,
     pub max_dynamic_port: u16,
+    /// How often finished evaluations and allocations are garbage collected.
+    pub gc_interval: Duration,
+    /// How long an evaluation (and its allocations) must have been finished to be collected.
+    pub gc_threshold: Duration,
 }
 
 impl Default for ServerConfig {
@@ -31,6 +35,8 @@ impl Default for ServerConfig {
             heartbeat_grace: Duration::from_secs(5),
             min_dynamic_port: 20000,
             max_dynamic_port: 32000,
+            gc_interval: Duration::from_secs(60),
+            gc_threshold: Duration::from_secs(3600),
         }
     }
 }

@@ -12,6 +12,7 @@ mod broker;
 mod clock;
 mod config;
 mod error;
+mod gc;
 mod heartbeat;
 mod log;
 mod planner;

@@ -314,11 +314,10 @@ impl Server {
             node.status = "ready".into();
         }
         let node_id = node.id.clone();
-        let was_ready = self
-            .state
-            .snapshot()
-            .node(&node_id)
-            .is_some_and(Node::is_ready);
+        let snap = self.state.snapshot();
+        let previous = snap.node(&node_id);
+        let was_ready = previous.is_some_and(Node::is_ready);
+        let changed = previous.is_some_and(|old| fingerprint_changed(old, &node));
         let ready = node.is_ready();
         let outcome = self
             .commit(Command::UpsertNode {
@@ -332,6 +331,10 @@ impl Server {
         );
         if ready && !was_ready {
             self.node_became_available(&node_id).await?;
+        } else if ready && changed {
+            // What the node offers changed (e.g. a host port was freed): what was
+            // blocked may fit now.
+            self.unblock().await?;
         }
         Ok((self.config.heartbeat_ttl, outcome.index))
     }
@@ -571,6 +574,28 @@ impl Server {
             .map(|_| ())
     }
 
+    /// Deletes evaluations finished for longer than `threshold`, with their stopped
+    /// allocations (`PUT /v1/system/gc` uses a zero threshold). Returns how many
+    /// evaluations and allocations went.
+    pub async fn collect_garbage(
+        &self,
+        threshold: Duration,
+    ) -> Result<(usize, usize), ServerError> {
+        let threshold = i64::try_from(threshold.as_nanos()).unwrap_or(i64::MAX);
+        let garbage = crate::gc::find(&self.state.snapshot(), self.now(), threshold);
+        if garbage.is_empty() {
+            return Ok((0, 0));
+        }
+        let counts = (garbage.evals.len(), garbage.allocs.len());
+        self.commit(Command::DeleteEvalsAndAllocs {
+            evals: garbage.evals,
+            allocs: garbage.allocs,
+        })
+        .await?;
+        tracing::debug!(evals = counts.0, allocs = counts.1, "garbage collected");
+        Ok(counts)
+    }
+
     fn heartbeat_deadline(&self) -> Duration {
         self.config.heartbeat_ttl + self.config.heartbeat_grace
     }
@@ -578,8 +603,15 @@ impl Server {
     /// Delayed evaluations and heartbeat deadlines, checked a few times a second.
     async fn timers(self: Arc<Self>) {
         let mut tick = tokio::time::interval(Duration::from_millis(200));
+        let mut next_gc = tokio::time::Instant::now() + self.config.gc_interval;
         loop {
             tick.tick().await;
+            if tokio::time::Instant::now() >= next_gc {
+                next_gc = tokio::time::Instant::now() + self.config.gc_interval;
+                if let Err(e) = self.collect_garbage(self.config.gc_threshold).await {
+                    tracing::warn!(error = %e, "garbage collection failed");
+                }
+            }
             self.broker.promote_due(self.now());
             for node_id in self.heartbeats.take_expired(tokio::time::Instant::now()) {
                 tracing::warn!(node = %node_id, "node missed its heartbeats; marking it down");
@@ -589,6 +621,21 @@ impl Server {
             }
         }
     }
+}
+
+/// Whether a re-registered node offers something else than before: resources, the
+/// reserved ports and resources, or what constraints match on. Status, eligibility,
+/// drain and indexes are the server's, not the fingerprint.
+fn fingerprint_changed(old: &Node, new: &Node) -> bool {
+    old.node_resources != new.node_resources
+        || old.reserved_resources != new.reserved_resources
+        || old.attributes != new.attributes
+        || old.meta != new.meta
+        || old.drivers != new.drivers
+        || old.host_networks != new.host_networks
+        || old.datacenter != new.datacenter
+        || old.node_class != new.node_class
+        || old.node_pool != new.node_pool
 }
 
 /// The evaluations a command carries.

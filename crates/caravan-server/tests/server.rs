@@ -219,6 +219,56 @@ async fn a_taken_static_port_blocks_with_the_conflict_named_and_unblocks_when_fr
 }
 
 #[tokio::test]
+async fn a_reserved_port_freed_by_a_node_update_unblocks_the_waiting_job() {
+    // The client found 6379 bound outside Caravan and reported it as reserved.
+    let server = start_server(ServerConfig::default());
+    let mut n1 = node("n1");
+    n1.reserved_resources.networks.reserved_host_ports = "22,6379".into();
+    server
+        .register_node(n1.clone())
+        .await
+        .expect("node registers");
+    server
+        .register_job(job("cache", 1, port("redis", 6379)))
+        .await
+        .expect("job registers");
+    let snap = wait_until(&server, "a blocked evaluation", |s| {
+        s.evals()
+            .any(|e| e.job_id.as_str() == "cache" && e.status == "blocked")
+    })
+    .await;
+    let failed = snap
+        .evals()
+        .find_map(|e| e.failed_tg_allocs.get("cache"))
+        .expect("the failed group is reported");
+    assert!(
+        failed
+            .dimension_exhausted
+            .contains_key("network: reserved port collision redis=6379"),
+        "reason names the port: {:?}",
+        failed.dimension_exhausted
+    );
+
+    // The port is let go: the client registers the node again, still ready, with
+    // fewer reserved ports. Nothing else happens on the server: no allocation ends,
+    // no node becomes ready; the changed fingerprint alone must retry the job.
+    n1.reserved_resources.networks.reserved_host_ports = "22".into();
+    server.register_node(n1).await.expect("node updates");
+    let snap = wait_until(&server, "the job placed", |s| {
+        live_allocs(s, "cache").len() == 1
+    })
+    .await;
+    assert_eq!(
+        live_allocs(&snap, "cache")[0]
+            .allocated_resources
+            .shared
+            .ports[0]
+            .value,
+        6379
+    );
+}
+
+#[tokio::test]
 async fn a_silent_node_is_marked_down_and_its_allocations_replaced() {
     let config = ServerConfig {
         heartbeat_ttl: Duration::from_millis(300),

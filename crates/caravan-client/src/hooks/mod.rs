@@ -17,7 +17,7 @@ use caravan_model::{AllocNetworkStatus, AllocatedPortMapping, Allocation, TaskGr
 pub use allocdir::AllocDirHook;
 pub use network_host::NetworkHostHook;
 
-use crate::{AllocDir, AllocDirError};
+use crate::{AllocDir, AllocDirError, PortClaims};
 
 /// A boxed, sendable future, so hooks can be held as `Box<dyn AllocHook>`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -34,6 +34,8 @@ pub struct AllocHookContext {
     pub network_status: Option<AllocNetworkStatus>,
     /// The namespace tasks join, for bridge mode.
     pub netns_path: Option<PathBuf>,
+    /// The host ports this node's allocations hold (shared by every runner).
+    pub port_claims: Arc<PortClaims>,
 }
 
 /// Why a hook could not do its step.
@@ -43,6 +45,13 @@ pub enum AllocHookError {
     AllocDir(#[from] AllocDirError),
     #[error("network: {reason}")]
     Network { reason: String },
+    /// A granted host port is bound by a process outside Caravan.
+    #[error("port {port} ({label:?}) is already in use on {host_ip} by another process")]
+    PortInUse {
+        port: u16,
+        label: String,
+        host_ip: String,
+    },
 }
 
 /// One step of an allocation's life outside its tasks.

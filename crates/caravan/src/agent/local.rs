@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use caravan_client::{AllocUpdate, BoxFuture, ClientAgent, ServerApi, ServerApiError};
+use caravan_client::{
+    AllocRunnerError, AllocUpdate, BoxFuture, ClientAgent, ClientAgentError, ServerApi,
+    ServerApiError, TaskRunnerError,
+};
+use caravan_drivers::DriverError;
 use caravan_http::{ClientApi, ClientApiError};
 use caravan_model::{AllocId, Allocation, Node, NodeId};
 use caravan_server::{Server, ServerError};
@@ -82,6 +86,25 @@ impl ServerApi for LocalServer {
     }
 }
 
+/// The client's refusals in the HTTP API's terms: an unknown allocation or task is a
+/// 404, an unknown signal a 400, the rest a failure to act.
+fn client_api_error(e: ClientAgentError) -> ClientApiError {
+    match e {
+        ClientAgentError::UnknownAlloc(alloc) => ClientApiError::UnknownAlloc(alloc),
+        ClientAgentError::Runner(AllocRunnerError::UnknownTask { alloc_id, task }) => {
+            ClientApiError::UnknownTask {
+                alloc: alloc_id,
+                task,
+            }
+        }
+        ClientAgentError::Runner(AllocRunnerError::Task(TaskRunnerError::Driver {
+            source: DriverError::UnknownSignal(_),
+            ..
+        })) => ClientApiError::BadRequest(e.to_string()),
+        other => ClientApiError::Failed(other.to_string()),
+    }
+}
+
 /// The HTTP API's view of the client in the same process.
 #[derive(Debug)]
 pub(crate) struct LocalClient(pub Arc<ClientAgent>);
@@ -101,25 +124,25 @@ impl ClientApi for LocalClient {
         task: Option<String>,
     ) -> BoxFuture<'_, Result<(), ClientApiError>> {
         Box::pin(async move {
-            if task.is_some() {
-                return Err(ClientApiError::BadRequest(
-                    "restarting a single task is not supported yet; restart the allocation".into(),
-                ));
+            match task {
+                Some(task) => self.0.restart_task(&alloc, task).await,
+                None => self.0.restart_alloc(&alloc),
             }
-            self.0.restart_alloc(&alloc).map_err(ClientApiError::Failed)
+            .map_err(client_api_error)
         })
     }
 
     fn signal_alloc(
         &self,
-        _alloc: AllocId,
-        _task: Option<String>,
-        _signal: String,
+        alloc: AllocId,
+        task: Option<String>,
+        signal: String,
     ) -> BoxFuture<'_, Result<(), ClientApiError>> {
-        Box::pin(async {
-            Err(ClientApiError::Failed(
-                "signalling tasks is not supported yet".into(),
-            ))
+        Box::pin(async move {
+            self.0
+                .signal_alloc(&alloc, task, signal)
+                .await
+                .map_err(client_api_error)
         })
     }
 

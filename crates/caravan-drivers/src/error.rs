@@ -75,4 +75,28 @@ pub enum DriverError {
     /// A persisted handle state lacks what this driver needs to re-attach.
     #[error("task {task:?}: handle state cannot be recovered: {reason}")]
     BadState { task: String, reason: String },
+
+    /// The task's image is not on this node and pulling it failed.
+    #[error("task {task:?}: image {image:?} not found locally and could not be pulled: {reason}")]
+    ImageUnavailable {
+        task: String,
+        image: String,
+        reason: String,
+    },
+
+    /// The container engine refused or failed a request made for a task.
+    #[error("task {task:?}: docker could not {action}: {reason}")]
+    Docker {
+        task: String,
+        action: &'static str,
+        reason: String,
+    },
+
+    /// The container engine cannot be reached, or failed a request made for no task in
+    /// particular (fingerprint, reconcile).
+    #[error("docker daemon: cannot {action}: {reason}")]
+    DockerDaemon {
+        action: &'static str,
+        reason: String,
+    },
 }

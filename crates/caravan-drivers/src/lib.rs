@@ -1,12 +1,14 @@
 //! Caravan's task drivers: the [`TaskDriver`] trait through which the client starts,
 //! watches, signals, stops and recovers tasks, the raw_exec driver (host processes),
-//! a recording [`FakeDriver`] for the client's fast tests, and the test battery
+//! the docker driver (containers of the local Docker Engine), a recording
+//! [`FakeDriver`] for the client's fast tests, and the test battery
 //! ([`testing::run_battery`]) every driver must pass.
 //!
 //! Drivers act on the host only as told by a fully resolved [`TaskSpec`]: they
 //! interpolate nothing, decide no policy (restarts belong to the client) and do not
 //! set up networking (they only join a namespace that `caravan-net` made).
 
+pub mod docker;
 mod driver;
 mod error;
 mod exit;
@@ -23,6 +25,7 @@ mod spec;
 mod task_dirs;
 pub mod testing;
 
+pub use docker::{DockerDriver, DockerOptions};
 pub use driver::{BoxFuture, TaskDriver};
 pub use error::DriverError;
 pub use exit::ExitResult;

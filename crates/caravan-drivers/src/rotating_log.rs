@@ -4,6 +4,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 /// The rotated files of `base` that exist, oldest (lowest index) first.
 pub fn log_files(base: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
@@ -84,6 +85,13 @@ impl RotatingLog {
             buf = &buf[n..];
         }
         Ok(())
+    }
+
+    /// Sets the current file's modification time, e.g. to the time the source
+    /// stamped the last line written, so that the time can be read back after a
+    /// restart.
+    pub fn set_modified(&self, time: SystemTime) -> io::Result<()> {
+        self.file.set_modified(time)
     }
 
     fn rotate(&mut self) -> io::Result<()> {

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use caravan_model::{AllocId, Resources};
+use caravan_model::{AllocId, AllocatedPortMapping, Resources};
 
 use crate::{LogSpec, TaskDirs};
 
@@ -24,6 +24,14 @@ pub struct TaskSpec {
     pub resources: TaskResources,
     /// A network namespace to run in (`/var/run/netns/<name>`), for bridge mode.
     pub netns_path: Option<PathBuf>,
+    /// For container drivers in bridge mode: the id or name of the container that
+    /// holds the group's network namespace; the task joins it (`container:<id>`).
+    /// Host-process drivers ignore it.
+    pub network_container: Option<String>,
+    /// The allocation's port mappings (host port `value` to the task's `to`). Drivers
+    /// that publish ports (docker's `ports = ["label"]`) look labels up here; raw_exec
+    /// ignores them.
+    pub ports: Vec<AllocatedPortMapping>,
 }
 
 impl TaskSpec {
@@ -41,6 +49,8 @@ impl TaskSpec {
             user: None,
             resources: TaskResources::default(),
             netns_path: None,
+            network_container: None,
+            ports: Vec::new(),
         }
     }
 }

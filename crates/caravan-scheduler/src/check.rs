@@ -73,7 +73,7 @@ fn check_node(
     let cap = NodeCapacity::of(node);
     let mut usage = NodeUsage::empty(node, DEFAULT_MIN_DYNAMIC_PORT, DEFAULT_MAX_DYNAMIC_PORT);
     for alloc in snap.allocs_by_node(node_id) {
-        let freed = stopped.contains(alloc.id.as_str()) && alloc.client_status != "running";
+        let freed = stopped.contains(alloc.id.as_str());
         if alloc.is_terminal() || freed || in_plan.contains(alloc.id.as_str()) {
             continue;
         }

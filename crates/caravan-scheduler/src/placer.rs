@@ -79,14 +79,12 @@ impl<'a> Placer<'a> {
         }
     }
 
-    /// Tells the placer what the plan already decided: allocations it stops (those not
-    /// running are freed) and those of the job that stay live.
+    /// Tells the placer what the plan already decided: allocations it stops (their
+    /// resources and ports are freed for this plan's placements, as Nomad does; the
+    /// client's network hook waits for a still-running predecessor to release a port)
+    /// and those of the job that stay live.
     pub fn begin(&mut self, stopped: &[&'a Allocation], live: &[&'a Allocation]) {
-        self.freed = stopped
-            .iter()
-            .filter(|a| a.client_status != "running")
-            .map(|a| a.id.as_str())
-            .collect();
+        self.freed = stopped.iter().map(|a| a.id.as_str()).collect();
         for alloc in live {
             if let Some(&idx) = self.position.get(alloc.node_id.as_str()) {
                 self.job_count[idx] += 1;

@@ -1,6 +1,10 @@
 //! The client agent: registers the node, keeps it alive, and runs the allocations the
 //! servers place on it, reporting their status back.
 //!
+//! Before it runs anything it removes what a previous run of the agent on this data
+//! dir may have left behind (it died, or was killed): containers and bridge networks
+//! of allocations that the servers no longer want running here.
+//!
 //! It also keeps the servers' port ledger honest about this host: on every heartbeat
 //! tick it reads which ports something outside Caravan has bound ([`host_ports`]) and,
 //! when that set changes, registers the node again with those ports added to its
@@ -9,20 +13,35 @@
 //! [`host_ports`]: crate::host_ports
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use caravan_drivers::TaskDriver;
 use caravan_model::{AllocId, Allocation, Node, NodeId};
+use caravan_net::NetOps;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::fingerprint::{HostFacts, fingerprint};
 use crate::host_ports::{foreign_ports, merge_reserved, read_bound_ports};
 use crate::{
-    AllocRunner, AllocRunnerError, AllocUpdate, ClientConfig, ClientContext, ServerApi,
-    ServerApiError, filter_host_env,
+    AllocRunner, AllocRunnerError, AllocUpdate, ClientConfig, ClientContext, ContainerRuntime,
+    ServerApi, ServerApiError, filter_host_env,
 };
+
+/// The file in the data dir that keeps the node's id across restarts.
+const NODE_ID_FILE: &str = "node-id";
+
+/// What the agent runs allocations with, besides its configuration.
+#[derive(Debug, Clone, Default)]
+pub struct ClientPlugins {
+    /// Task drivers, each under its own name.
+    pub drivers: Vec<Arc<dyn TaskDriver>>,
+    /// Bridge networking; `None` where the agent cannot manage network namespaces.
+    pub net: Option<Arc<dyn NetOps>>,
+    /// The container engine holding bridge-mode namespaces for docker tasks.
+    pub containers: Option<Arc<dyn ContainerRuntime>>,
+}
 
 /// How long one blocking query for the node's allocations waits.
 const ALLOC_WATCH_WAIT: Duration = Duration::from_secs(30);
@@ -89,15 +108,31 @@ impl ClientAgent {
         server: Arc<dyn ServerApi>,
         drivers: Vec<Arc<dyn TaskDriver>>,
     ) -> std::io::Result<Arc<Self>> {
-        std::fs::create_dir_all(&config.data_dir)?;
-        let node_id = load_or_create_node_id(&config.data_dir.join("node-id"))?;
-        let node = fingerprint(&config, &node_id, &HostFacts::read(), &drivers).await;
+        let plugins = ClientPlugins {
+            drivers,
+            ..ClientPlugins::default()
+        };
+        Self::start_with(config, server, plugins).await
+    }
+
+    /// [`ClientAgent::start`] with bridge networking and a container engine too.
+    /// Once registered, and before any allocation runs, it removes the containers
+    /// and bridge networks of allocations the servers do not want running here.
+    pub async fn start_with(
+        config: ClientConfig,
+        server: Arc<dyn ServerApi>,
+        plugins: ClientPlugins,
+    ) -> std::io::Result<Arc<Self>> {
+        let node_id = Self::load_or_create_node_id(&config.data_dir)?;
+        let node = fingerprint(&config, &node_id, &HostFacts::read(), &plugins.drivers).await;
         let mut ctx = ClientContext::new(node.clone(), &config.data_dir);
         ctx.region = config.region.clone();
         ctx.host_env = filter_host_env(std::env::vars());
-        for driver in drivers {
+        for driver in plugins.drivers {
             ctx = ctx.with_driver(driver);
         }
+        ctx.net = plugins.net;
+        ctx.containers = plugins.containers;
         let (updates, updates_rx) = mpsc::unbounded_channel();
         let agent = Arc::new(Self {
             ctx: Arc::new(ctx),
@@ -109,10 +144,74 @@ impl ClientAgent {
         });
         *agent.foreign_ports.lock().await = agent.scan_foreign_ports().await;
         let ttl = agent.register().await;
+        agent.remove_leftovers().await;
         tokio::spawn(agent.clone().heartbeat_loop(ttl));
         tokio::spawn(agent.clone().watch_loop());
         tokio::spawn(agent.clone().report_loop(updates_rx));
         Ok(agent)
+    }
+
+    /// The node id kept in `<data_dir>/node-id`, made (with the data dir) on first
+    /// use: what [`ClientAgent::start`] registers. Agents that label what they make
+    /// with the node id (docker containers) read it before the client starts.
+    pub fn load_or_create_node_id(data_dir: &Path) -> std::io::Result<String> {
+        std::fs::create_dir_all(data_dir)?;
+        load_or_create_node_id(&data_dir.join(NODE_ID_FILE))
+    }
+
+    /// Removes the containers and bridge networks of every allocation the servers do
+    /// not want running on this node: what a previous run of the agent left when it
+    /// died. Runs before the allocation watch starts, so no runner of this run can
+    /// lose its pieces. Failures are logged: an unreachable docker must not keep the
+    /// agent from running raw_exec tasks.
+    async fn remove_leftovers(&self) {
+        let (net, containers) = (self.ctx.net.as_ref(), self.ctx.containers.as_ref());
+        if net.is_none() && containers.is_none() {
+            return;
+        }
+        let allocs = loop {
+            match self
+                .server
+                .node_allocs(self.node_id(), 0, Duration::ZERO)
+                .await
+            {
+                Ok((allocs, _)) => break allocs,
+                Err(e) => {
+                    tracing::warn!(error = %e, "listing the node's allocations failed; retrying");
+                    tokio::time::sleep(RETRY_DELAY).await;
+                }
+            }
+        };
+        let live: BTreeSet<AllocId> = allocs
+            .iter()
+            .filter(|a| should_run(a))
+            .map(|a| a.id.clone())
+            .collect();
+        if let Some(containers) = containers {
+            match containers.reconcile(&live).await {
+                Ok(removed) if !removed.is_empty() => {
+                    tracing::info!(containers = ?removed, "removed containers of allocations that are gone");
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not look for leftover containers"),
+            }
+        }
+        if let Some(net) = net {
+            if let Err(e) = net.ensure_bridge().await {
+                tracing::warn!(error = %e, "could not set up the bridge network");
+            }
+            let live: Vec<AllocId> = live.into_iter().collect();
+            match net.reconcile(&live).await {
+                Ok(report) if !report.is_empty() => {
+                    tracing::info!(
+                        ?report,
+                        "removed bridge networks of allocations that are gone"
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not look for leftover bridge networks"),
+            }
+        }
     }
 
     pub fn node(&self) -> &Node {
@@ -309,8 +408,7 @@ impl ClientAgent {
         let mut seen = Vec::with_capacity(allocs.len());
         for alloc in allocs {
             seen.push(alloc.id.clone());
-            let should_run = alloc.desired_status == "run"
-                && !matches!(alloc.client_status.as_str(), "complete" | "failed" | "lost");
+            let should_run = should_run(&alloc);
             match runners.get_mut(&alloc.id) {
                 None if should_run => {
                     let id = alloc.id.clone();
@@ -339,6 +437,7 @@ impl ClientAgent {
                                 client_status: "failed".into(),
                                 client_description: e.to_string(),
                                 task_states: BTreeMap::new(),
+                                network_status: None,
                             });
                         }
                     }
@@ -445,7 +544,13 @@ async fn supervise(
     }
 }
 
-fn load_or_create_node_id(path: &std::path::Path) -> std::io::Result<String> {
+/// Whether the servers want the allocation running and it has not finished.
+fn should_run(alloc: &Allocation) -> bool {
+    alloc.desired_status == "run"
+        && !matches!(alloc.client_status.as_str(), "complete" | "failed" | "lost")
+}
+
+fn load_or_create_node_id(path: &Path) -> std::io::Result<String> {
     match std::fs::read_to_string(path) {
         Ok(id) if !id.trim().is_empty() => Ok(id.trim().to_owned()),
         _ => {

@@ -87,7 +87,8 @@ pub struct AllocRunner {
 impl AllocRunner {
     /// Starts running `alloc` with the default hooks, on the current tokio runtime.
     pub fn start(alloc: Allocation, client: Arc<ClientContext>) -> Result<Self, AllocRunnerError> {
-        Self::start_with_hooks(alloc, client, default_hooks())
+        let hooks = default_hooks(&client);
+        Self::start_with_hooks(alloc, client, hooks)
     }
 
     /// Starts running `alloc` with these hooks, in this order.
@@ -131,6 +132,7 @@ impl AllocRunner {
             ports: Vec::new(),
             network_status: None,
             netns_path: None,
+            network_container: None,
             port_claims: client.port_claims.clone(),
         };
         let engine = Engine {
@@ -482,6 +484,7 @@ impl Engine {
             alloc_dir: self.ctx.alloc_dir.clone(),
             network_status: self.ctx.network_status.clone(),
             netns_path: self.ctx.netns_path.clone(),
+            network_container: self.ctx.network_container.clone(),
             template_env: BTreeMap::new(),
         };
         self.runners.insert(
@@ -503,7 +506,8 @@ impl Engine {
     }
 
     fn publish(&self) {
-        let update = AllocUpdate::from_states(self.alloc.id.clone(), self.states.clone());
+        let mut update = AllocUpdate::from_states(self.alloc.id.clone(), self.states.clone());
+        update.network_status = self.ctx.network_status.clone();
         self.publish.send_if_modified(|current| {
             if *current == update {
                 return false;

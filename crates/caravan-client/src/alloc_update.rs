@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use caravan_model::{AllocId, TaskState};
+use caravan_model::{AllocId, AllocNetworkStatus, TaskState};
 
 /// An allocation's client-side status: what `Allocation.ClientStatus`,
 /// `ClientDescription` and `TaskStates` become on the server.
@@ -13,6 +13,9 @@ pub struct AllocUpdate {
     pub client_status: String,
     pub client_description: String,
     pub task_states: BTreeMap<String, TaskState>,
+    /// The allocation's own network (bridge mode), once the network hook set it up:
+    /// what `Allocation.NetworkStatus` becomes on the server.
+    pub network_status: Option<AllocNetworkStatus>,
 }
 
 impl AllocUpdate {
@@ -24,6 +27,7 @@ impl AllocUpdate {
             client_status: status.to_owned(),
             client_description: description.to_owned(),
             task_states,
+            network_status: None,
         }
     }
 

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use caravan_drivers::TaskDriver;
 use caravan_model::Node;
+use caravan_net::NetOps;
 
-use crate::{Clock, PortClaims, SystemClock};
+use crate::{Clock, ContainerRuntime, PortClaims, SystemClock};
 
 /// Nomad's client `max_kill_timeout`: no task waits longer than this to be killed.
 pub const DEFAULT_MAX_KILL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -49,6 +50,13 @@ pub struct ClientContext {
     pub drivers: BTreeMap<String, Arc<dyn TaskDriver>>,
     /// The host ports this node's allocations hold.
     pub port_claims: Arc<PortClaims>,
+    /// Bridge networking (`network { mode = "bridge" }`); `None` where the agent
+    /// cannot manage network namespaces (it does not run as root), and bridge-mode
+    /// allocations then fail their setup.
+    pub net: Option<Arc<dyn NetOps>>,
+    /// The container engine that holds a bridge-mode group's namespace for its
+    /// docker tasks (a pause container); `None` without docker.
+    pub containers: Option<Arc<dyn ContainerRuntime>>,
 }
 
 impl ClientContext {
@@ -63,7 +71,21 @@ impl ClientContext {
             clock: Arc::new(SystemClock),
             drivers: BTreeMap::new(),
             port_claims: Arc::new(PortClaims::default()),
+            net: None,
+            containers: None,
         }
+    }
+
+    /// Uses `net` for bridge-mode allocations.
+    pub fn with_net(mut self, net: Arc<dyn NetOps>) -> Self {
+        self.net = Some(net);
+        self
+    }
+
+    /// Uses `containers` for the pause containers of bridge-mode docker tasks.
+    pub fn with_containers(mut self, containers: Arc<dyn ContainerRuntime>) -> Self {
+        self.containers = Some(containers);
+        self
     }
 
     /// Adds a driver under its own name.

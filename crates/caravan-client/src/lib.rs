@@ -8,7 +8,9 @@
 //! reports every status change as an [`AllocUpdate`].
 //!
 //! It decides no placement, and touches the operating system only through traits
-//! with fakes ([`caravan_drivers::TaskDriver`] for tasks, [`Clock`] for time), with
+//! with fakes ([`caravan_drivers::TaskDriver`] for tasks, [`caravan_net::NetOps`]
+//! for bridge networks, [`ContainerRuntime`] for pause containers, [`Clock`] for
+//! time), with
 //! two read-only exceptions kept thin: the socket tables in /proc ([`host_ports`],
 //! so ports bound outside Caravan are reported as reserved) and the network hook's
 //! bind-and-release check of a granted port.
@@ -19,6 +21,7 @@ mod alloc_update;
 mod allocdir;
 mod clock;
 mod config;
+mod container_runtime;
 mod context;
 mod fingerprint;
 pub mod hooks;
@@ -30,12 +33,13 @@ mod server_api;
 mod task_runner;
 mod taskenv;
 
-pub use agent::{ClientAgent, ClientAgentError};
+pub use agent::{ClientAgent, ClientAgentError, ClientPlugins};
 pub use alloc_runner::{AllocRunner, AllocRunnerError};
 pub use alloc_update::{AllocUpdate, client_status};
 pub use allocdir::{AllocDir, AllocDirError, TaskDir};
 pub use clock::{Clock, FakeClock, SystemClock, rfc3339_nanos};
 pub use config::ClientConfig;
+pub use container_runtime::{ContainerCall, ContainerRuntime, FakeContainerRuntime};
 pub use context::{
     ClientContext, DEFAULT_MAX_KILL_TIMEOUT, driver_inherits_host_env, driver_isolates_fs,
     filter_host_env,

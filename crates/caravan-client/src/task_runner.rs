@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 
 use crate::clock::rfc3339_nanos;
 use crate::context::{driver_inherits_host_env, driver_isolates_fs};
+use crate::taskenv::group_ports;
 use crate::{
     AllocDir, ClientContext, RestartDecision, RestartTracker, TaskEnv, TaskEnvInputs, TaskOutcome,
 };
@@ -77,7 +78,11 @@ pub struct TaskRunnerConfig {
     pub alloc_dir: AllocDir,
     /// Set in bridge mode by the network hook.
     pub network_status: Option<AllocNetworkStatus>,
+    /// The allocation's network namespace (bridge mode): raw_exec runs inside it.
     pub netns_path: Option<PathBuf>,
+    /// The container holding that namespace: docker tasks join it, unless their
+    /// own `network_mode` says otherwise.
+    pub network_container: Option<String>,
     /// The output of `template { env = true }`, over everything else.
     pub template_env: BTreeMap<String, String>,
 }
@@ -553,6 +558,8 @@ impl TaskRunner {
         );
         spec.resources = self.resources();
         spec.netns_path = cfg.netns_path.clone();
+        spec.network_container = cfg.network_container.clone();
+        spec.ports = group_ports(&cfg.alloc, &cfg.client.node);
         spec.env = env.into_env();
         spec
     }

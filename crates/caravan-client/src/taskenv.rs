@@ -418,9 +418,29 @@ fn add_meta(env: &mut BTreeMap<String, String>, inputs: &TaskEnvInputs<'_>) {
     }
 }
 
-/// The group's ports. Nomad reads `AllocatedResources.Shared.Ports`; when an
-/// allocation carries only the older `Shared.Networks` form, its ports are used.
-fn group_ports(alloc: &Allocation, node: &Node) -> Vec<AllocatedPortMapping> {
+/// The group's ports, each with its host address (the node's when the allocation
+/// names none): what `NOMAD_*` port variables and drivers' port publishing use.
+pub(crate) fn group_ports(alloc: &Allocation, node: &Node) -> Vec<AllocatedPortMapping> {
+    let mut ports = allocated_ports(alloc);
+    // An allocation should always name the host IP; fall back to the node's first
+    // address rather than produce ":23456".
+    let fallback_ip = node
+        .node_resources
+        .networks
+        .first()
+        .map(|n| n.ip.clone())
+        .unwrap_or_default();
+    for p in &mut ports {
+        if p.host_ip.is_empty() {
+            p.host_ip = fallback_ip.clone();
+        }
+    }
+    ports
+}
+
+/// The group's ports as granted. Nomad reads `AllocatedResources.Shared.Ports`; when
+/// an allocation carries only the older `Shared.Networks` form, its ports are used.
+pub(crate) fn allocated_ports(alloc: &Allocation) -> Vec<AllocatedPortMapping> {
     let shared = &alloc.allocated_resources.shared;
     let mut ports = shared.ports.clone();
     if ports.is_empty() {
@@ -433,19 +453,6 @@ fn group_ports(alloc: &Allocation, node: &Node) -> Vec<AllocatedPortMapping> {
                     host_ip: net.ip.clone(),
                 });
             }
-        }
-    }
-    // An allocation should always name the host IP; fall back to the node's first
-    // address rather than produce ":23456".
-    let fallback_ip = node
-        .node_resources
-        .networks
-        .first()
-        .map(|n| n.ip.clone())
-        .unwrap_or_default();
-    for p in &mut ports {
-        if p.host_ip.is_empty() {
-            p.host_ip = fallback_ip.clone();
         }
     }
     ports

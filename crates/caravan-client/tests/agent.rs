@@ -1,7 +1,7 @@
 //! The client agent against a recording fake of the servers: the host ports it
 //! reports as reserved (real sockets, read back from /proc), the network hook's
-//! refusal of a port taken outside Caravan, and signals and restarts reaching tasks
-//! of the FakeDriver.
+//! refusal of a port taken outside Caravan, signals and restarts reaching tasks
+//! of the FakeDriver, and the removal of a previous run's leftovers at start.
 
 #![allow(clippy::unwrap_used)]
 
@@ -12,10 +12,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use caravan_client::{
-    AllocUpdate, BoxFuture, ClientAgent, ClientAgentError, ClientConfig, ServerApi, ServerApiError,
+    AllocUpdate, BoxFuture, ClientAgent, ClientAgentError, ClientConfig, ClientPlugins,
+    ContainerCall, FakeContainerRuntime, ServerApi, ServerApiError,
 };
 use caravan_drivers::{FakeCall, FakeDriver, TaskDriver};
-use caravan_model::{Allocation, Node, NodeId};
+use caravan_model::{AllocId, Allocation, Node, NodeId};
+use caravan_net::{FakeNetOps, NetCall};
 use common::*;
 use serde_json::json;
 
@@ -305,7 +307,7 @@ async fn signals_and_restarts_reach_the_tasks_and_own_ports_are_not_foreign() {
     drop(task_socket);
 
     // Phase 2: a signal, to one task and to all.
-    let id = caravan_model::AllocId::new("a-run");
+    let id = AllocId::new("a-run");
     agent
         .signal_alloc(&id, Some("app".into()), "SIGHUP".into())
         .await
@@ -344,5 +346,45 @@ async fn signals_and_restarts_reach_the_tasks_and_own_ports_are_not_foreign() {
         no_task.to_string(),
         "task \"ghost\" not found in allocation a-run"
     );
+    agent.shutdown().await;
+}
+
+#[tokio::test]
+async fn leftovers_of_allocations_that_should_not_run_are_removed_before_any_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = FakeServer::new(Duration::from_secs(30));
+    // One allocation to run, one the servers stopped while the agent was away.
+    server.place(alloc_on("a-live", "fake", 0));
+    let mut stopped = alloc_on("a-stopped", "fake", 0);
+    stopped.desired_status = "stop".into();
+    server.place(stopped);
+    let net = Arc::new(FakeNetOps::default());
+    let containers = Arc::new(FakeContainerRuntime::default());
+    let fake = Arc::new(FakeDriver::new("fake"));
+    let plugins = ClientPlugins {
+        drivers: vec![fake.clone()],
+        net: Some(net.clone()),
+        containers: Some(containers.clone()),
+    };
+    let agent = ClientAgent::start_with(config(dir.path(), ""), server.clone(), plugins)
+        .await
+        .unwrap();
+
+    // Done by the time start returns, before the allocation watch ran anything.
+    let live = vec![AllocId::new("a-live")];
+    assert_eq!(
+        containers.calls(),
+        vec![ContainerCall::Reconcile(live.clone())]
+    );
+    assert_eq!(
+        net.calls(),
+        vec![NetCall::EnsureBridge, NetCall::Reconcile(live)]
+    );
+    eventually("a-live to run", || {
+        server
+            .last_update("a-live")
+            .is_some_and(|u| u.client_status == "running")
+    })
+    .await;
     agent.shutdown().await;
 }

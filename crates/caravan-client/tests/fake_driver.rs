@@ -434,7 +434,7 @@ async fn a_failing_hook_fails_every_task_before_any_starts() {
     let dir = tempfile::tempdir().unwrap();
     let fake = Arc::new(FakeDriver::new("fake"));
     let mut job = job("service", vec![task("app", "fake", json!({}))]);
-    job.task_groups[0].networks[0].mode = "bridge".into();
+    job.task_groups[0].networks[0].mode = "cni/mynet".into();
     let client = client(dir.path(), vec![fake.clone()]);
     let mut runner = AllocRunner::start(alloc("a-hook-fail", job), client).unwrap();
     let done = finish(&mut runner).await;
@@ -443,7 +443,7 @@ async fn a_failing_hook_fails_every_task_before_any_starts() {
     assert_eq!(event_types(app), ["Setup Failure"]);
     assert_eq!(
         app.events[0].display_message,
-        "network hook failed: network: network mode \"bridge\" is not supported by this client"
+        "network hook failed: network: network mode \"cni/mynet\" is not supported by this client"
     );
     assert!(fake.calls().is_empty());
 }

@@ -4,6 +4,7 @@
 //! can run the list again over what already exists.
 
 mod allocdir;
+mod network_bridge;
 mod network_host;
 
 use std::fmt::Debug;
@@ -15,9 +16,10 @@ use std::sync::Arc;
 use caravan_model::{AllocNetworkStatus, AllocatedPortMapping, Allocation, TaskGroup};
 
 pub use allocdir::AllocDirHook;
+pub use network_bridge::{NetworkBridgeHook, port_mappings};
 pub use network_host::NetworkHostHook;
 
-use crate::{AllocDir, AllocDirError, PortClaims};
+use crate::{AllocDir, AllocDirError, ClientContext, PortClaims};
 
 /// A boxed, sendable future, so hooks can be held as `Box<dyn AllocHook>`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -34,6 +36,9 @@ pub struct AllocHookContext {
     pub network_status: Option<AllocNetworkStatus>,
     /// The namespace tasks join, for bridge mode.
     pub netns_path: Option<PathBuf>,
+    /// The container holding that namespace (the pause container), which docker
+    /// tasks join; bridge mode with docker tasks only.
+    pub network_container: Option<String>,
     /// The host ports this node's allocations hold (shared by every runner).
     pub port_claims: Arc<PortClaims>,
 }
@@ -45,6 +50,10 @@ pub enum AllocHookError {
     AllocDir(#[from] AllocDirError),
     #[error("network: {reason}")]
     Network { reason: String },
+    /// The allocation's bridge network could not be set up or removed, or bridge
+    /// networking is not available on this client; the reason is a whole sentence.
+    #[error("{reason}")]
+    Bridge { reason: String },
     /// A granted host port is bound by a process outside Caravan.
     #[error("port {port} ({label:?}) is already in use on {host_ip} by another process")]
     PortInUse {
@@ -82,7 +91,15 @@ pub trait AllocHook: Send + Sync + Debug {
     }
 }
 
-/// The hooks every allocation runs, in order.
-pub fn default_hooks() -> Vec<Box<dyn AllocHook>> {
-    vec![Box::new(AllocDirHook), Box::new(NetworkHostHook)]
+/// The hooks every allocation runs, in order. Each network hook acts on its own
+/// modes only: host and none, or bridge.
+pub fn default_hooks(client: &ClientContext) -> Vec<Box<dyn AllocHook>> {
+    vec![
+        Box::new(AllocDirHook),
+        Box::new(NetworkHostHook),
+        Box::new(NetworkBridgeHook::new(
+            client.net.clone(),
+            client.containers.clone(),
+        )),
+    ]
 }

@@ -25,9 +25,11 @@ const HOLDER_RELEASE_WAIT: Duration = DEFAULT_MAX_KILL_TIMEOUT.saturating_mul(2)
 
 /// `prerun`: for `mode = "host"` (or no network, or `none`), records the granted
 /// ports, checks they are free and claims them for this allocation; leaves the
-/// network status empty. Other modes are refused until their hook exists, rather
-/// than silently run in the host's namespace. `postrun` and `destroy` release the
-/// claim.
+/// network status empty. `bridge` is left to [`NetworkBridgeHook`]; other modes
+/// (`cni/*`) are refused, rather than silently run in the host's namespace.
+/// `postrun` and `destroy` release the claim.
+///
+/// [`NetworkBridgeHook`]: super::NetworkBridgeHook
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NetworkHostHook;
 
@@ -47,6 +49,10 @@ impl AllocHook for NetworkHostHook {
                 return Ok(());
             };
             let mode = network.mode();
+            if mode == "bridge" {
+                // The bridge hook's.
+                return Ok(());
+            }
             if mode != "host" && mode != "none" {
                 return Err(AllocHookError::Network {
                     reason: format!("network mode {mode:?} is not supported by this client"),
@@ -74,6 +80,7 @@ impl AllocHook for NetworkHostHook {
             ctx.ports = granted.to_vec();
             ctx.network_status = None;
             ctx.netns_path = None;
+            ctx.network_container = None;
             Ok(())
         })
     }
@@ -252,6 +259,7 @@ mod tests {
             ports: Vec::new(),
             network_status: None,
             netns_path: None,
+            network_container: None,
             port_claims: claims,
         }
     }
@@ -300,8 +308,14 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn other_modes_are_refused() {
+    async fn bridge_is_left_alone_and_other_modes_are_refused() {
         let mut c = ctx("bridge", &["http"]);
+        NetworkHostHook
+            .prerun(&mut c)
+            .await
+            .expect("not this hook's");
+        assert!(c.ports.is_empty() && c.port_claims.all().is_empty());
+        let mut c = ctx("cni/mynet", &["http"]);
         assert!(NetworkHostHook.prerun(&mut c).await.is_err());
         let mut c = ctx("none", &["http"]);
         assert!(NetworkHostHook.prerun(&mut c).await.is_ok());

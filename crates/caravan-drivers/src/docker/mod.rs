@@ -15,6 +15,7 @@ mod image_ref;
 mod log_sink;
 mod mount;
 mod options;
+mod pause;
 mod state;
 mod task;
 
@@ -36,6 +37,7 @@ pub use create_body::container_name;
 pub use image_ref::ImageRef;
 pub use mount::{MountConfig, MountKind};
 pub use options::{DEFAULT_PULL_TIMEOUT, DEFAULT_SOCKET, DockerOptions};
+pub use pause::{LABEL_PAUSE, PAUSE_IMAGE, PauseContainer, pause_name};
 
 use api::Engine;
 use log_sink::LogSink;
@@ -89,7 +91,8 @@ impl DockerDriver {
 
     /// Removes every caravan container (of this node, when the options name it) whose
     /// allocation `alloc_exists` does not know any more: what an agent that died left
-    /// behind. Returns the ids of the removed containers.
+    /// behind, task and pause containers alike (both carry the allocation's label).
+    /// Returns the ids of the removed containers.
     pub async fn reconcile(
         &self,
         alloc_exists: impl Fn(&AllocId) -> bool,
@@ -169,7 +172,8 @@ impl DockerDriver {
         }
         let body = create_body::create_body(&spec, &config, &self.options)?;
         let docker = self.client(task).await?;
-        self.ensure_image(&docker, task, &config).await?;
+        self.ensure_image(&docker, task, &config.image, config.force_pull)
+            .await?;
         let logs = if spec.logs.disabled {
             None
         } else {
@@ -198,15 +202,16 @@ impl DockerDriver {
         Ok(TaskHandle::new(state, Arc::new(live)))
     }
 
-    /// Uses the image if present, else pulls it.
+    /// Uses the image if present (unless `force_pull`), else pulls it.
     async fn ensure_image(
         &self,
         docker: &Docker,
         task: &str,
-        config: &DockerConfig,
+        image_name: &str,
+        force_pull: bool,
     ) -> Result<(), DriverError> {
-        if !config.force_pull {
-            match docker.inspect_image(&config.image).await {
+        if !force_pull {
+            match docker.inspect_image(image_name).await {
                 Ok(_) => return Ok(()),
                 Err(e) if api::is_not_found(&e) => {}
                 Err(e) => {
@@ -218,7 +223,7 @@ impl DockerDriver {
                 }
             }
         }
-        let image = ImageRef::parse(&config.image);
+        let image = ImageRef::parse(image_name);
         let options = CreateImageOptions {
             from_image: Some(image.repository),
             tag: image.tag,
@@ -239,7 +244,7 @@ impl DockerDriver {
         };
         Err(DriverError::ImageUnavailable {
             task: task.to_owned(),
-            image: config.image.clone(),
+            image: image_name.to_owned(),
             reason,
         })
     }

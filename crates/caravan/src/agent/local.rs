@@ -73,7 +73,7 @@ impl ServerApi for LocalServer {
                 client_status: u.client_status,
                 client_description: u.client_description,
                 task_states: u.task_states,
-                network_status: None,
+                network_status: u.network_status,
             })
             .collect();
         Box::pin(async move {

@@ -1,7 +1,10 @@
 //! `caravan agent`: a server, a client and the HTTP API in one process.
 //!
 //! Only dev mode exists so far: state in memory, one node, everything bound to
-//! 127.0.0.1 unless `-bind` says otherwise.
+//! 127.0.0.1 unless `-bind` says otherwise. The client runs raw_exec and docker
+//! tasks; bridge-mode groups get their network from caravan-net when the agent
+//! runs as root (it alone may create network namespaces), and fail their setup
+//! with that reason otherwise.
 
 mod local;
 
@@ -12,9 +15,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use caravan_client::{ClientAgent, ClientConfig};
-use caravan_drivers::{RawExecDriver, TaskDriver};
+use caravan_client::{ClientAgent, ClientConfig, ClientPlugins, ContainerRuntime};
+use caravan_drivers::{DockerDriver, DockerOptions, RawExecDriver, TaskDriver};
 use caravan_http::{AgentInfo, Api};
+use caravan_net::{BridgeConfig, Ipv4Subnet, LinuxNetOps, NetOps};
 use caravan_server::{LocalLog, Server, ServerConfig, StateHandle, SystemClock};
 use clap::Parser;
 
@@ -49,6 +53,50 @@ struct AgentArgs {
     /// trace, debug, info, warn or error.
     #[arg(long = "log-level", default_value = "info")]
     log_level: tracing::Level,
+    /// The bridge of `network { mode = "bridge" }` allocations (Nomad's
+    /// `bridge_network_name`). Another name also gets its own nftables table and
+    /// netns prefix (the name itself), so agents with different bridges never touch
+    /// each other's networks.
+    #[arg(long = "bridge-network-name", default_value = DEFAULT_BRIDGE)]
+    bridge_network_name: String,
+    /// The bridge's subnet (Nomad's `bridge_network_subnet`).
+    #[arg(long = "bridge-network-subnet", default_value = "172.26.64.0/20")]
+    bridge_network_subnet: Ipv4Subnet,
+}
+
+/// The default bridge, whose table and netns prefix are `caravan` and `caravan-`.
+const DEFAULT_BRIDGE: &str = "caravan0";
+
+/// The bridge configuration the flags describe.
+fn bridge_config(name: &str, subnet: Ipv4Subnet) -> BridgeConfig {
+    let defaults = BridgeConfig::default();
+    if name == DEFAULT_BRIDGE {
+        return BridgeConfig { subnet, ..defaults };
+    }
+    BridgeConfig {
+        bridge: name.to_owned(),
+        subnet,
+        table: name.to_owned(),
+        netns_prefix: format!("{name}-"),
+        netns_dir: defaults.netns_dir,
+    }
+}
+
+/// Bridge networking when this process may create namespaces (it runs as root);
+/// `None` otherwise, and bridge-mode allocations then fail their setup.
+fn bridge_networking(
+    args: &AgentArgs,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<Option<Arc<dyn NetOps>>> {
+    if !nix::unistd::geteuid().is_root() {
+        tracing::warn!("not running as root: bridge networking is off");
+        return Ok(None);
+    }
+    let config = bridge_config(&args.bridge_network_name, args.bridge_network_subnet);
+    let state_dir = data_dir.join("net");
+    let ops = LinuxNetOps::new(config, &state_dir)
+        .with_context(|| format!("setting up bridge networking in {}", state_dir.display()))?;
+    Ok(Some(Arc::new(ops)))
 }
 
 pub(crate) fn main(args: Vec<OsString>) -> ExitCode {
@@ -95,7 +143,7 @@ async fn run(args: AgentArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding the HTTP API to {http_addr}"))?;
     let http_addr = listener.local_addr().context("reading the HTTP address")?;
-    let data_dir = match args.data_dir {
+    let data_dir = match args.data_dir.clone() {
         Some(dir) => dir,
         None => std::env::temp_dir().join(format!("caravan-dev-{}", std::process::id())),
     };
@@ -115,7 +163,21 @@ async fn run(args: AgentArgs) -> anyhow::Result<()> {
     );
     server.start();
 
-    let drivers: Vec<Arc<dyn TaskDriver>> = vec![Arc::new(RawExecDriver::new())];
+    // Docker labels containers with the node id: read (or made) before the client
+    // starts, which then registers the same id.
+    let node_id = ClientAgent::load_or_create_node_id(&data_dir)
+        .with_context(|| format!("reading the node id in {}", data_dir.display()))?;
+    let docker = Arc::new(DockerDriver::new(DockerOptions {
+        node_id: Some(node_id),
+        ..DockerOptions::default()
+    }));
+    let drivers: Vec<Arc<dyn TaskDriver>> = vec![Arc::new(RawExecDriver::new()), docker.clone()];
+    let containers: Arc<dyn ContainerRuntime> = docker;
+    let plugins = ClientPlugins {
+        drivers,
+        net: bridge_networking(&args, &data_dir)?,
+        containers: Some(containers),
+    };
     let client_config = ClientConfig {
         data_dir: data_dir.clone(),
         node_name: args.node_name.clone(),
@@ -125,10 +187,10 @@ async fn run(args: AgentArgs) -> anyhow::Result<()> {
         http_addr: http_addr.to_string(),
         ..ClientConfig::default()
     };
-    let client = ClientAgent::start(
+    let client = ClientAgent::start_with(
         client_config,
         Arc::new(LocalServer(server.clone())),
-        drivers,
+        plugins,
     )
     .await
     .with_context(|| format!("starting the client in {}", data_dir.display()))?;
@@ -181,5 +243,29 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = int.recv() => {}
         _ = term.recv() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bridge_of_another_name_gets_its_own_table_and_netns_prefix() {
+        let subnet: Ipv4Subnet = "10.9.8.0/24".parse().expect("a subnet");
+        let default = bridge_config(DEFAULT_BRIDGE, subnet);
+        assert_eq!(
+            (default.bridge.as_str(), default.table.as_str()),
+            ("caravan0", "caravan")
+        );
+        assert_eq!(default.netns_prefix, "caravan-");
+        assert_eq!(default.subnet, subnet);
+        let other = bridge_config("cvtest1", subnet);
+        assert_eq!(
+            (other.bridge.as_str(), other.table.as_str()),
+            ("cvtest1", "cvtest1")
+        );
+        assert_eq!(other.netns_prefix, "cvtest1-");
+        other.validate().expect("valid");
     }
 }

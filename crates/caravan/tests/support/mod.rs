@@ -3,22 +3,26 @@
 //! process the agent started is left behind.
 //!
 //! Each [`Agent`] owns a unique temporary directory (its data dir, job files, CLI
-//! output) and a unique marker for task command lines, so tests run in parallel with
-//! each other and with anything else on the machine. Nothing here sleeps for a fixed
-//! time where a condition can be awaited: [`wait_for`] polls with a generous deadline.
+//! output), a unique marker for task command lines and a bridge of its own for
+//! bridge-mode allocations ([`TestBridge`], removed on drop), so tests run in
+//! parallel with each other and with anything else on the machine. On drop it also
+//! fails the test if a docker container of the agent's node outlived it. Nothing here
+//! sleeps for a fixed time where a condition can be awaited: [`wait_for`] polls with
+//! a generous deadline.
 
 #![allow(dead_code)] // Each test file uses a different part of the harness.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use caravan_net::{BridgeConfig, Ipv4Subnet, LinuxNetOps};
 use serde_json::Value;
 
 /// How long any awaited condition may take before the test fails. Generous: CI
@@ -194,10 +198,95 @@ pub fn read_response(stream: &mut TcpStream) -> io::Result<Response> {
     })
 }
 
+/// The bridge of one test agent's bridge-mode allocations: its own name (also its
+/// nftables table, and with a `-` its netns prefix) and its own /24 in
+/// 10.150-199.x, so parallel agents never touch each other's networks, nor the
+/// `caravan0` of a real agent on the machine.
+#[derive(Debug, Clone)]
+pub struct TestBridge {
+    /// `cve<hex>`: the bridge and the nftables table.
+    pub name: String,
+    pub subnet: Ipv4Subnet,
+}
+
+impl TestBridge {
+    fn new(seq: u32) -> Self {
+        let pid = std::process::id();
+        let name = format!("cve{:x}{seq:x}", pid % 0x10000);
+        let third = u8::try_from(seq % 256).expect("below 256");
+        let second = 150 + u8::try_from(pid % 50).expect("below 50");
+        let subnet = Ipv4Subnet::new(Ipv4Addr::new(10, second, third, 0), 24).expect("a valid /24");
+        Self { name, subnet }
+    }
+
+    /// The agent flags that select this bridge.
+    fn args(&self) -> [String; 4] {
+        [
+            "-bridge-network-name".to_owned(),
+            self.name.clone(),
+            "-bridge-network-subnet".to_owned(),
+            self.subnet.to_string(),
+        ]
+    }
+
+    /// The nftables table (in the `ip` family) holding the port mappings.
+    pub fn table(&self) -> &str {
+        &self.name
+    }
+
+    /// The prefix of the named network namespaces under /var/run/netns.
+    pub fn netns_prefix(&self) -> String {
+        format!("{}-", self.name)
+    }
+
+    /// The bridge's own address: a local address of the host on the bridge.
+    pub fn gateway(&self) -> Ipv4Addr {
+        self.subnet.gateway()
+    }
+
+    /// Removes the bridge, its table and its forward rules, if the agent (running as
+    /// root) made them. Allocations' pieces are the agent's to remove.
+    fn remove(&self, scratch: &Path) {
+        if !is_root() {
+            return;
+        }
+        let config = BridgeConfig {
+            bridge: self.name.clone(),
+            subnet: self.subnet,
+            table: self.name.clone(),
+            netns_prefix: self.netns_prefix(),
+            ..BridgeConfig::default()
+        };
+        let Ok(ops) = LinuxNetOps::new(config, scratch) else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        if let Err(e) = runtime.block_on(ops.remove_bridge()) {
+            eprintln!("could not remove the test bridge {}: {e}", self.name);
+        }
+    }
+}
+
+/// Whether this process runs as root, as bridge networking needs.
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
 /// A running `caravan agent -dev` with its own data dir and HTTP port, stopped on drop.
 #[derive(Debug)]
 pub struct Agent {
     child: Child,
+    /// The bridge of this agent's bridge-mode allocations.
+    pub bridge: TestBridge,
+    /// Flags given to every start of this agent, after its own.
+    extra_args: Vec<String>,
+    /// How many times the agent was started (each start logs to its own file).
+    starts: u32,
     /// The HTTP API's address.
     pub http_addr: SocketAddr,
     /// `http://127.0.0.1:<port>`, for `-address`.
@@ -216,6 +305,11 @@ impl Agent {
     /// Starts an agent and waits until its API answers and its node is ready. `name`
     /// names the test (it appears in paths and markers, to tell leftovers apart).
     pub fn start(name: &str) -> Agent {
+        Self::start_with(name, &[])
+    }
+
+    /// [`Agent::start`] with more agent flags (kept for [`Agent::restart`]).
+    pub fn start_with(name: &str, extra_args: &[&str]) -> Agent {
         let seq = SEQ.fetch_add(1, Ordering::Relaxed);
         let unique = format!("{name}-{}-{seq:04}", std::process::id());
         let dir = std::env::temp_dir().join(format!("caravan-e2e-{unique}"));
@@ -223,17 +317,13 @@ impl Agent {
         fs::create_dir_all(&dir).expect("create the test's temp dir");
         let data_dir = dir.join("data");
         let log = dir.join("agent.log");
-        let log_file = fs::File::create(&log).expect("create the agent log");
-        let child = Command::new(caravan_bin())
-            .args(["agent", "-dev", "-http-port", "0", "-data-dir"])
-            .arg(&data_dir)
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone().expect("clone the log file"))
-            .stderr(log_file)
-            .spawn()
-            .expect("start caravan agent -dev");
+        let bridge = TestBridge::new(seq);
+        let child = spawn_agent(&data_dir, &bridge, extra_args, &log);
         let mut agent = Agent {
             child,
+            bridge,
+            extra_args: extra_args.iter().map(|a| (*a).to_owned()).collect(),
+            starts: 1,
             http_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             address: String::new(),
             dir,
@@ -242,16 +332,50 @@ impl Agent {
             log,
             cli_runs: AtomicU32::new(0),
         };
+        agent.wait_ready();
+        agent
+    }
+
+    /// Kills the agent with SIGKILL, as a crash would: its tasks, containers and
+    /// networks stay behind.
+    pub fn kill_hard(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the agent again on the same data dir with the same flags (a new HTTP
+    /// port), after [`Agent::kill_hard`] or a stop, and waits until it is ready.
+    pub fn restart(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            panic!("restart: the agent is still running");
+        }
+        self.starts += 1;
+        self.log = self.dir.join(format!("agent-{}.log", self.starts));
+        let extra: Vec<&str> = self.extra_args.iter().map(String::as_str).collect();
+        self.child = spawn_agent(&self.data_dir, &self.bridge, &extra, &self.log);
+        self.wait_ready();
+    }
+
+    /// The node id the agent keeps in its data dir.
+    pub fn node_id(&self) -> String {
+        fs::read_to_string(self.data_dir.join("node-id"))
+            .map(|id| id.trim().to_owned())
+            .unwrap_or_default()
+    }
+
+    /// Waits until the agent listens, its API answers and its node is ready.
+    fn wait_ready(&mut self) {
         // The agent prints `Bind Addrs: HTTP: 127.0.0.1:<port>` once it listens.
         let http_addr = wait_for("the agent's HTTP address in its log", |last| {
-            if let Ok(Some(status)) = agent.child.try_wait() {
-                panic!("the agent exited with {status}:\n{}", agent.log_text());
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("the agent exited with {status}:\n{}", self.log_text());
             }
-            *last = agent.log_text();
+            *last = self.log_text();
             last.lines()
                 .find_map(|l| l.split_once("Bind Addrs: HTTP: "))
                 .and_then(|(_, addr)| addr.trim().parse::<SocketAddr>().ok())
         });
+        let agent = self;
         agent.http_addr = http_addr;
         agent.address = format!("http://{http_addr}");
         wait_for("/v1/agent/self", |last| {
@@ -267,7 +391,6 @@ impl Agent {
                 .is_some_and(|n| n.len() == 1 && n[0]["Status"] == "ready")
                 .then_some(())
         });
-        agent
     }
 
     /// The agent's combined stdout and stderr so far.
@@ -408,9 +531,46 @@ impl Agent {
     }
 }
 
+/// Starts `caravan agent -dev` on `data_dir` with its bridge and `extra_args`, its
+/// output going to `log`.
+fn spawn_agent(data_dir: &Path, bridge: &TestBridge, extra_args: &[&str], log: &Path) -> Child {
+    let log_file = fs::File::create(log).expect("create the agent log");
+    Command::new(caravan_bin())
+        .args(["agent", "-dev", "-http-port", "0", "-data-dir"])
+        .arg(data_dir)
+        .args(bridge.args())
+        .args(extra_args)
+        .stdin(Stdio::null())
+        .stdout(log_file.try_clone().expect("clone the log file"))
+        .stderr(log_file)
+        .spawn()
+        .expect("start caravan agent -dev")
+}
+
+/// The docker containers (ids) labelled with this node, or none when docker does not
+/// answer.
+pub fn node_containers(node_id: &str) -> Vec<String> {
+    if node_id.is_empty() {
+        return Vec::new();
+    }
+    let filter = format!("label=caravan.node_id={node_id}");
+    match Command::new("docker")
+        .args(["ps", "-aq", "--filter", &filter])
+        .stderr(Stdio::null())
+        .output()
+    {
+        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 impl Drop for Agent {
     fn drop(&mut self) {
         let panicking = std::thread::panicking();
+        let node_id = self.node_id();
         let (status, killed) = self.stop();
         // After a graceful stop the tasks are gone; give stragglers a moment to be reaped.
         let mut left = Vec::new();
@@ -425,6 +585,16 @@ impl Drop for Agent {
         for (pid, _) in &left {
             signal(*pid, "KILL");
         }
+        let containers = node_containers(&node_id);
+        if !containers.is_empty() {
+            let _ = Command::new("docker")
+                .args(["rm", "-f"])
+                .args(&containers)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+        self.bridge.remove(&self.dir.join("bridge-cleanup"));
         let mut problems = Vec::new();
         if killed {
             problems.push(format!(
@@ -436,6 +606,11 @@ impl Drop for Agent {
         if !left.is_empty() {
             problems.push(format!(
                 "task processes outlived the agent (now killed): {left:?}"
+            ));
+        }
+        if !containers.is_empty() {
+            problems.push(format!(
+                "containers outlived the agent (now removed): {containers:?}"
             ));
         }
         if panicking || !problems.is_empty() {

@@ -218,6 +218,11 @@ impl Client {
         &self.addr.url
     }
 
+    /// The namespace the user chose (`-namespace` or the environment), if any.
+    pub(crate) fn namespace(&self) -> Option<&str> {
+        self.namespace.as_deref()
+    }
+
     /// `GET path` as JSON.
     pub(crate) fn get(&self, path: &str) -> Result<Value, ClientError> {
         self.get_indexed(path, None).map(|(v, _)| v)
@@ -343,10 +348,14 @@ impl Client {
         }
     }
 
-    /// Adds `namespace` and `region` when the user chose them.
+    /// Adds `namespace` and `region` when the user chose them; a path that names its
+    /// namespace already (one found through `namespace=*`) keeps it.
     fn scoped(&self, path: &str) -> String {
         let mut path = path.to_owned();
-        if let Some(ns) = &self.namespace {
+        let names_namespace = path
+            .split_once('?')
+            .is_some_and(|(_, query)| query.split('&').any(|p| p.starts_with("namespace=")));
+        if let Some(ns) = self.namespace.as_ref().filter(|_| !names_namespace) {
             path = with_param(&path, "namespace", ns);
         }
         if let Some(region) = &self.region {
@@ -470,5 +479,10 @@ mod tests {
             None,
         );
         assert_eq!(c.scoped("/v1/jobs"), "/v1/jobs?namespace=prod");
+        assert_eq!(
+            c.scoped("/v1/service/redis?namespace=dev"),
+            "/v1/service/redis?namespace=dev"
+        );
+        assert_eq!(c.namespace(), Some("prod"));
     }
 }

@@ -25,6 +25,7 @@ mod operator;
 mod placement;
 mod prefix;
 mod server;
+mod service;
 mod table;
 mod timefmt;
 mod ui;
@@ -73,6 +74,9 @@ enum Command {
     /// Work with servers.
     #[command(subcommand)]
     Server(server::ServerCommand),
+    /// Work with the service catalog: list, info, delete.
+    #[command(subcommand)]
+    Service(service::ServiceCommand),
     /// Cluster operations (Raft).
     #[command(subcommand)]
     Operator(operator::OperatorCommand),
@@ -117,6 +121,7 @@ pub fn run(args: Vec<OsString>, out: &mut dyn Write, err: &mut dyn Write) -> Exi
         Command::Node(cmd) => cmd.run(&mut ctx),
         Command::Eval(cmd) => cmd.run(&mut ctx),
         Command::Server(cmd) => cmd.run(&mut ctx),
+        Command::Service(cmd) => cmd.run(&mut ctx),
         Command::Operator(cmd) => cmd.run(&mut ctx),
         Command::AgentInfo(args) => args.run(&mut ctx),
         Command::Version => {

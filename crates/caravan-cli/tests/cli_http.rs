@@ -648,3 +648,58 @@ fn node_status_and_peers() {
         run.out
     );
 }
+
+#[test]
+fn service_list_info_and_delete() {
+    // Why: `service info` resolves a name prefix through the list, then reads the
+    // service in the namespace it was found in; `delete` sends NAME and ID in the path.
+    let id = "_nomad-task-5f8e1e2a-aaaa-bbbb-cccc-ddddeeeeffff-redis-redis-db";
+    let instance = json!({"ID": id, "ServiceName": "redis", "Namespace": "default", "NodeID": NODE,
+        "Datacenter": "dc1", "JobID": "example", "AllocID": ALLOC, "Tags": ["db"], "Address": "127.0.0.1",
+        "Port": 23456, "Provider": "nomad", "Health": "critical", "Checks": []});
+    let delete_path: &'static str =
+        Box::leak(format!("DELETE /v1/service/redis/{id}").into_boxed_str());
+    let agent = FakeAgent::start(vec![
+        (
+            "GET /v1/services",
+            ok(
+                json!([{"Namespace": "default", "Services": [{"ServiceName": "redis", "Tags": ["db"]}]}]),
+            ),
+        ),
+        ("GET /v1/service/redis", ok(json!([instance]))),
+        (delete_path, ok(json!({"Index": 9}))),
+    ]);
+
+    let run = cli(&agent.address, &["service", "list"]);
+    assert_eq!(run.code, ExitCode::SUCCESS, "{}", run.err);
+    assert_eq!(run.out, "Service Name  Tags\nredis         [db]\n");
+
+    let run = cli(&agent.address, &["service", "info", "red"]);
+    assert_eq!(run.code, ExitCode::SUCCESS, "{}", run.err);
+    assert_eq!(
+        run.out.lines().nth(1),
+        Some("example  127.0.0.1:23456  [db]  171a583b  5f8e1e2a  critical")
+    );
+    assert!(agent.find("GET", "/v1/services?prefix=red").is_some());
+    assert!(
+        agent
+            .find("GET", "/v1/service/redis?namespace=default")
+            .is_some(),
+        "{:?}",
+        agent.seen()
+    );
+
+    let run = cli(&agent.address, &["service", "info", "nope"]);
+    assert_eq!(run.code, ExitCode::FAILURE);
+    assert!(
+        run.err
+            .contains("no service registrations with prefix \"nope\""),
+        "{}",
+        run.err
+    );
+
+    let run = cli(&agent.address, &["service", "delete", "redis", id]);
+    assert_eq!(run.code, ExitCode::SUCCESS, "{}", run.err);
+    assert_eq!(run.out, "Successfully deleted service registration\n");
+    assert!(agent.find("DELETE", "/v1/service/redis/").is_some());
+}

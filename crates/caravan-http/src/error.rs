@@ -93,7 +93,9 @@ impl From<StateError> for ApiError {
             | StateError::MissingEvalId
             | StateError::MissingNodeId
             | StateError::MissingAllocId
-            | StateError::NodeDraining(_) => Self::bad_request(e.to_string()),
+            | StateError::NodeDraining(_)
+            | StateError::InvalidServiceRegistration { .. }
+            | StateError::ServiceAllocMismatch { .. } => Self::bad_request(e.to_string()),
             StateError::StaleIndex { .. } | StateError::AllocNodeMismatch { .. } => {
                 Self::Internal(e.to_string())
             }

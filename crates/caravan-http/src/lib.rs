@@ -35,6 +35,8 @@ mod plan;
 mod query;
 mod router;
 mod serve;
+mod service_shapes;
+mod services;
 mod shapes;
 mod shutdown;
 mod stream;

@@ -3,10 +3,11 @@
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, Uri};
-use axum::routing::{get, put};
+use axum::routing::{delete, get, put};
 
 use crate::{
-    Api, ApiError, agent, allocs, deployments, evals, fs, jobs, logs, nodes, parse, plan, validate,
+    Api, ApiError, agent, allocs, deployments, evals, fs, jobs, logs, nodes, parse, plan, services,
+    validate,
 };
 
 /// The largest request body accepted; larger ones get 413.
@@ -39,6 +40,7 @@ pub fn router(api: Api) -> Router {
         .route("/v1/job/{id}/summary", get(jobs::summary))
         .route("/v1/job/{id}/deployment", get(deployments::latest))
         .route("/v1/job/{id}/deployments", get(deployments::list))
+        .route("/v1/job/{id}/services", get(services::by_job))
         .route(
             "/v1/validate/job",
             put(validate::validate).post(validate::validate),
@@ -59,6 +61,9 @@ pub fn router(api: Api) -> Router {
             put(allocs::signal).post(allocs::signal),
         )
         .route("/v1/client/allocation/{id}/stats", get(allocs::stats))
+        .route("/v1/allocation/{id}/services", get(services::by_alloc))
+        .route("/v1/allocation/{id}/checks", get(services::checks))
+        .route("/v1/client/allocation/{id}/checks", get(services::checks))
         // The allocation file system, on the client running it.
         .route("/v1/client/fs/ls/{id}", get(fs::ls))
         .route("/v1/client/fs/stat/{id}", get(fs::stat))
@@ -78,6 +83,12 @@ pub fn router(api: Api) -> Router {
             "/v1/node/{id}/eligibility",
             put(nodes::eligibility).post(nodes::eligibility),
         )
+        // The service catalog.
+        .route("/v1/services", get(services::list))
+        .route("/v1/service/", get(services::missing_name))
+        .route("/v1/service/{name}", get(services::read))
+        .route("/v1/service/{name}/", delete(services::missing_id))
+        .route("/v1/service/{name}/{id}", delete(services::delete))
         // The agent and the cluster.
         .route("/v1/agent/self", get(agent::agent_self))
         .route("/v1/agent/members", get(agent::members))

@@ -1,7 +1,9 @@
 //! Caravan's server: it turns writes into committed commands, and evaluations into
 //! allocations. The eval broker queues evaluations, scheduler workers run the pure
 //! scheduler on a state snapshot, the plan applier re-checks each plan on fresh state
-//! before committing it, and the heartbeat monitor marks silent nodes down.
+//! before committing it, and the heartbeat monitor marks silent nodes down. Clients
+//! register their allocations' service instances (with their health) in the catalog
+//! ([`Server::upsert_services`]).
 //!
 //! Every write goes through a [`CommandLog`]: in dev mode [`LocalLog`] applies it at
 //! once; the Raft log replaces it in a cluster. Time comes from a [`Clock`]. This
@@ -9,6 +11,7 @@
 
 mod blocked;
 mod broker;
+mod catalog;
 mod clock;
 mod config;
 mod error;

@@ -650,7 +650,11 @@ fn evals_of(cmd: &Command) -> Vec<Evaluation> {
         | Command::UpsertEvals { evals }
         | Command::UpdateAllocsFromClient { evals, .. } => evals.clone(),
         Command::ApplyPlanResult(result) => result.evals.clone(),
-        Command::UpsertNode { .. } | Command::DeleteEvalsAndAllocs { .. } => Vec::new(),
+        Command::UpsertNode { .. }
+        | Command::DeleteEvalsAndAllocs { .. }
+        | Command::UpsertServiceRegistrations { .. }
+        | Command::DeleteServiceRegistrations { .. }
+        | Command::DeleteServicesByAlloc { .. } => Vec::new(),
     }
 }
 

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use caravan_model::{
-    DriverInfo, Job, NetworkResource, Node, NodeNetwork, NodeResources, Port, Resources, Task,
-    TaskGroup,
+    DriverInfo, HealthStatus, Job, NetworkResource, Node, NodeNetwork, NodeResources, Port,
+    Resources, ServiceRegistration, Task, TaskGroup,
 };
-use caravan_server::{LocalLog, Server, ServerConfig, StateHandle, SystemClock};
+use caravan_server::{LocalLog, Server, ServerConfig, ServerError, StateHandle, SystemClock};
 use caravan_state::{AllocClientUpdate, Snapshot, Table};
 
 fn start_server(config: ServerConfig) -> Arc<Server> {
@@ -324,4 +324,126 @@ async fn invalid_jobs_are_refused_and_nothing_is_stored() {
         .expect_err("missing driver is refused");
     assert!(err.to_string().contains("driver"), "{err}");
     assert_eq!(server.state().snapshot().jobs().count(), 0);
+}
+
+/// A registration of `alloc`'s "redis" task as the client would send it.
+fn redis_instance(alloc: &caravan_model::Allocation) -> ServiceRegistration {
+    ServiceRegistration {
+        id: ServiceRegistration::task_service_id(&alloc.id, "redis", "redis", "db"),
+        service_name: "redis".into(),
+        node_id: alloc.node_id.clone(),
+        alloc_id: alloc.id.clone(),
+        address: "127.0.0.1".into(),
+        port: alloc.allocated_resources.shared.ports[0].value,
+        tags: vec!["cache".into()],
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn the_catalog_takes_live_allocations_only_and_follows_them() {
+    let server = start_server(ServerConfig::default());
+    server.register_node(node("n1")).await.expect("n1");
+    server
+        .register_job(job("cache", 2, port("db", 0)))
+        .await
+        .expect("job");
+    let snap = wait_until(&server, "placed", |s| live_allocs(s, "cache").len() == 2).await;
+    let allocs: Vec<_> = live_allocs(&snap, "cache").into_iter().cloned().collect();
+
+    // Phase 1: both instances register; health rides along.
+    let mut second = redis_instance(&allocs[1]);
+    second.health = HealthStatus::Critical;
+    let index = server
+        .upsert_services(vec![redis_instance(&allocs[0]), second])
+        .await
+        .expect("registered");
+    let snap = server.state().snapshot();
+    assert_eq!(snap.index(Table::Services), index);
+    let instances: Vec<_> = snap.service("default", "redis").collect();
+    assert_eq!(instances.len(), 2);
+    assert!(
+        instances.iter().all(|r| r.job_id.as_str() == "cache"
+            && r.datacenter == "dc1"
+            && r.create_index == index)
+    );
+    assert_eq!(
+        snap.services()
+            .iter()
+            .map(|s| (s.service_name.as_str(), s.tags.clone()))
+            .collect::<Vec<_>>(),
+        [("redis", vec!["cache".to_owned()])]
+    );
+
+    // Phase 2: what the server can tell is wrong is refused, and nothing is stored.
+    let mut unknown = redis_instance(&allocs[0]);
+    unknown.alloc_id = "nope".into();
+    unknown.id = ServiceRegistration::task_service_id(&unknown.alloc_id, "redis", "redis", "db");
+    let err = server
+        .upsert_services(vec![unknown])
+        .await
+        .expect_err("unknown alloc");
+    assert!(matches!(err, ServerError::NotFound(_)), "{err}");
+    let mut elsewhere = redis_instance(&allocs[0]);
+    elsewhere.node_id = "n2".into();
+    let err = server
+        .upsert_services(vec![elsewhere])
+        .await
+        .expect_err("other node");
+    assert!(
+        matches!(&err, ServerError::BadRequest(m) if m.contains("node \"n2\"")),
+        "{err}"
+    );
+    let mut renamed = redis_instance(&allocs[0]);
+    renamed.id = "my-own-id".into();
+    let err = server
+        .upsert_services(vec![renamed])
+        .await
+        .expect_err("foreign id");
+    assert!(matches!(err, ServerError::BadRequest(_)), "{err}");
+    assert_eq!(server.state().snapshot().index(Table::Services), index);
+
+    // Phase 3: the first allocation completes: its instance leaves with it, and a
+    // late registration for it is refused.
+    server
+        .update_allocs(vec![AllocClientUpdate {
+            alloc_id: allocs[0].id.clone(),
+            client_status: "complete".into(),
+            ..Default::default()
+        }])
+        .await
+        .expect("client update");
+    let snap = server.state().snapshot();
+    let left: Vec<_> = snap
+        .service("default", "redis")
+        .map(|r| r.alloc_id.clone())
+        .collect();
+    assert_eq!(left, [allocs[1].id.clone()]);
+    let err = server
+        .upsert_services(vec![redis_instance(&allocs[0])])
+        .await
+        .expect_err("terminal alloc");
+    assert!(matches!(err, ServerError::BadRequest(_)), "{err}");
+
+    // Phase 4: deletes by service and id (the name must match), and by allocation.
+    let id = redis_instance(&allocs[1]).id;
+    let err = server
+        .delete_service("default", "web", &id)
+        .await
+        .expect_err("wrong service name");
+    assert!(matches!(err, ServerError::NotFound(_)), "{err}");
+    server
+        .delete_service("", "redis", &id)
+        .await
+        .expect("deleted");
+    assert_eq!(server.state().snapshot().service_registrations().count(), 0);
+    server
+        .upsert_services(vec![redis_instance(&allocs[1])])
+        .await
+        .expect("again");
+    server
+        .delete_services_for_alloc(&allocs[1].id)
+        .await
+        .expect("deleted by alloc");
+    assert!(server.state().snapshot().services().is_empty());
 }

@@ -5,11 +5,16 @@ use std::collections::BTreeMap;
 
 use caravan_model::{
     AllocId, AllocNetworkStatus, AllocUpdate, Allocation, EvalId, Evaluation, Job, JobId, Node,
-    NodeId, Plan, TaskState,
+    NodeId, Plan, ServiceRegistration, TaskState,
 };
 use serde::{Deserialize, Serialize};
 
 /// One write to the state store.
+///
+/// Besides what each command says, every command keeps the catalog derived from the
+/// allocations: an allocation the command makes terminal or deletes (client update,
+/// node down, plan stop, garbage collection), or whose job it purges, loses its service
+/// registrations in the same command.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Command {
     /// Registers or updates a job. A changed spec becomes a new version; an unchanged one
@@ -75,6 +80,22 @@ pub enum Command {
     DeleteEvalsAndAllocs {
         evals: Vec<EvalId>,
         allocs: Vec<AllocId>,
+    },
+    /// Creates or replaces service registrations, health and checks included; a
+    /// replaced one keeps its create index. Registrations of an allocation that is gone
+    /// or terminal, or whose job was purged, are skipped, so the catalog never holds an
+    /// instance of a stopped allocation. Namespace, job and node come from the allocation when left empty
+    /// (and must match it otherwise), the datacenter from its node.
+    UpsertServiceRegistrations {
+        regs: Vec<ServiceRegistration>,
+    },
+    /// Deletes registrations by id; unknown ids are skipped.
+    DeleteServiceRegistrations {
+        ids: Vec<String>,
+    },
+    /// Deletes every registration of the allocations.
+    DeleteServicesByAlloc {
+        alloc_ids: Vec<AllocId>,
     },
 }
 

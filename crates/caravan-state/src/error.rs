@@ -31,4 +31,18 @@ pub enum StateError {
     },
     #[error("node {0} is draining: its scheduling eligibility cannot be set to eligible")]
     NodeDraining(NodeId),
+    /// A service registration that cannot be stored as it is (no id, no name, an id
+    /// that does not name its allocation, ...).
+    #[error("service registration {id:?}: {reason}")]
+    InvalidServiceRegistration { id: String, reason: String },
+    /// A service registration whose namespace, job or node is not its allocation's.
+    #[error(
+        "service registration {id:?} names {field} {given:?} but its allocation has {actual:?}"
+    )]
+    ServiceAllocMismatch {
+        id: String,
+        field: &'static str,
+        given: String,
+        actual: String,
+    },
 }

@@ -19,4 +19,7 @@ pub struct ApplyOutcome {
     pub skipped_allocs: Vec<AllocId>,
     /// Evaluations the command named that were skipped (gone, or still live for GC).
     pub skipped_evals: Vec<EvalId>,
+    /// Service registrations the command named that were skipped: registrations of an
+    /// allocation that is gone or terminal, deletions of unknown ids.
+    pub skipped_services: Vec<String>,
 }

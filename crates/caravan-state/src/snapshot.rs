@@ -3,9 +3,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use caravan_model::{AllocId, Allocation, EvalId, Evaluation, Job, JobId, JobType, Node, NodeId};
+use caravan_model::{
+    AllocId, Allocation, EvalId, Evaluation, Job, JobId, JobType, Node, NodeId, ServiceRegistration,
+};
 use imbl::{OrdMap, OrdSet};
 
+use crate::catalog::ServiceKey;
 use crate::table::TableIndexes;
 use crate::{JobSummary, Table, TaskGroupSummary};
 
@@ -50,6 +53,11 @@ pub(crate) struct Tables {
     pub allocs_by_node: OrdMap<NodeId, OrdSet<AllocId>>,
     pub allocs_by_eval: OrdMap<EvalId, OrdSet<AllocId>>,
     pub nodes: OrdMap<NodeId, Arc<Node>>,
+    /// Service registrations by id; only ever of allocations that exist and are not
+    /// terminal.
+    pub services: OrdMap<String, Arc<ServiceRegistration>>,
+    pub services_by_name: OrdMap<ServiceKey, OrdSet<String>>,
+    pub services_by_alloc: OrdMap<AllocId, OrdSet<String>>,
     pub indexes: TableIndexes,
 }
 

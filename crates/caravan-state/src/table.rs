@@ -12,15 +12,18 @@ pub enum Table {
     Evals,
     Allocs,
     Nodes,
+    /// Service registrations: the catalog.
+    Services,
 }
 
 impl Table {
-    pub const ALL: [Table; 5] = [
+    pub const ALL: [Table; 6] = [
         Self::Jobs,
         Self::JobSummaries,
         Self::Evals,
         Self::Allocs,
         Self::Nodes,
+        Self::Services,
     ];
 }
 
@@ -32,6 +35,7 @@ pub(crate) struct TableIndexes {
     pub evals: u64,
     pub allocs: u64,
     pub nodes: u64,
+    pub services: u64,
     /// The last raft index applied, whatever it touched.
     pub latest: u64,
 }
@@ -44,6 +48,7 @@ impl TableIndexes {
             Table::Evals => self.evals,
             Table::Allocs => self.allocs,
             Table::Nodes => self.nodes,
+            Table::Services => self.services,
         }
     }
 
@@ -54,6 +59,7 @@ impl TableIndexes {
             Table::Evals => &mut self.evals,
             Table::Allocs => &mut self.allocs,
             Table::Nodes => &mut self.nodes,
+            Table::Services => &mut self.services,
         };
         *slot = index;
     }

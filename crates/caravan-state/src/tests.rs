@@ -9,6 +9,8 @@ use caravan_model::{
 
 use crate::*;
 
+mod services;
+
 fn job(id: &str, count: i64) -> Job {
     Job {
         id: JobId::from(id),
@@ -898,6 +900,17 @@ fn command_log() -> Vec<Command> {
             ],
         ),
         client("a1", "running"),
+        services::upsert(vec![
+            services::reg("a1", "redis", &["db"]),
+            services::reg("a2", "redis", &["cache"]),
+            services::reg("a2", "web", &[]),
+        ]),
+        Command::DeleteServiceRegistrations {
+            ids: vec![services::reg_id("a2", "web"), "unknown".to_owned()],
+        },
+        Command::DeleteServicesByAlloc {
+            alloc_ids: vec![AllocId::from("a9")],
+        },
         Command::UpdateNodeEligibility {
             node_id: NodeId::from("n2"),
             eligible: false,
@@ -961,6 +974,8 @@ fn same_log_same_state() {
             s.allocs().collect::<Vec<_>>(),
             s.evals().collect::<Vec<_>>(),
             s.nodes().collect::<Vec<_>>(),
+            s.service_registrations().collect::<Vec<_>>(),
+            s.services(),
         ))
         .expect("json")
     };
@@ -968,6 +983,14 @@ fn same_log_same_state() {
     assert!(
         snap.alloc(&AllocId::from("a2")).is_none(),
         "lost, then collected"
+    );
+    // a2's instances went when its node went down; a1's stays: its allocation was told
+    // to stop, but the client still reports it running.
+    assert_eq!(
+        snap.service_registrations()
+            .map(|r| r.alloc_id.as_str())
+            .collect::<Vec<_>>(),
+        ["a1"]
     );
     assert_eq!(
         snap.alloc(&AllocId::from("a1"))

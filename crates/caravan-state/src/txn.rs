@@ -1,6 +1,8 @@
 //! One command's writes, made on a copy of the tables that replaces the store's only
 //! when the whole command succeeded.
 
+mod services;
+
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -20,6 +22,9 @@ pub(crate) struct Txn {
     index: u64,
     /// Jobs whose status may have changed and is recomputed at the end.
     touched_jobs: BTreeSet<JobKey>,
+    /// Allocations changed or deleted: those now gone or terminal lose their service
+    /// registrations at the end.
+    touched_allocs: BTreeSet<AllocId>,
 }
 
 impl Txn {
@@ -32,6 +37,7 @@ impl Txn {
             },
             index,
             touched_jobs: BTreeSet::new(),
+            touched_allocs: BTreeSet::new(),
         }
     }
 
@@ -121,12 +127,38 @@ impl Txn {
                 self.delete(evals, allocs);
                 Ok(())
             }
+            Command::UpsertServiceRegistrations { regs } => self.upsert_services(regs),
+            Command::DeleteServiceRegistrations { ids } => {
+                for id in ids {
+                    if !self.remove_service(&id) {
+                        self.outcome.skipped_services.push(id);
+                    }
+                }
+                Ok(())
+            }
+            Command::DeleteServicesByAlloc { alloc_ids } => {
+                for alloc_id in alloc_ids {
+                    self.remove_services_of_alloc(&alloc_id);
+                }
+                Ok(())
+            }
         }
     }
 
-    /// Recomputes the status of the jobs the command touched and stamps the indexes of
-    /// the tables it changed.
+    /// Drops the registrations of the allocations the command stopped for good,
+    /// recomputes the status of the jobs it touched and stamps the indexes of the tables
+    /// it changed.
     pub fn finish(mut self) -> (Tables, ApplyOutcome) {
+        for alloc_id in std::mem::take(&mut self.touched_allocs) {
+            let stopped = self
+                .tables
+                .allocs
+                .get(&alloc_id)
+                .is_none_or(|a| a.is_terminal());
+            if stopped {
+                self.remove_services_of_alloc(&alloc_id);
+            }
+        }
         let touched = std::mem::take(&mut self.touched_jobs);
         for key in touched {
             let status = self.tables.computed_job_status(&key);
@@ -218,6 +250,16 @@ impl Txn {
         };
         let mut job_modify_index = existing.job_modify_index.unwrap_or(0);
         if purge {
+            // A purged job advertises nothing, whatever its allocations still do.
+            let alloc_ids: Vec<AllocId> = self
+                .tables
+                .allocs_by_job
+                .get(&key)
+                .map(|ids| ids.iter().cloned().collect())
+                .unwrap_or_default();
+            for alloc_id in &alloc_ids {
+                self.remove_services_of_alloc(alloc_id);
+            }
             self.tables.jobs.remove(&key);
             self.tables.job_versions.remove(&key);
             self.touch(Table::Jobs);
@@ -384,6 +426,7 @@ impl Txn {
         alloc.modify_index = index;
         let key = JobKey::new(&alloc.namespace, &alloc.job_id);
         self.touched_jobs.insert(key);
+        self.touched_allocs.insert(id.clone());
         self.touch(Table::Allocs);
         true
     }
@@ -415,6 +458,7 @@ impl Txn {
             .entry(alloc.eval_id.clone())
             .or_default()
             .insert(id.clone());
+        self.touched_allocs.insert(id.clone());
         self.tables.allocs.insert(id, Arc::new(alloc));
         self.touched_jobs.insert(key);
         self.touch(Table::Allocs);
@@ -558,6 +602,7 @@ impl Txn {
             remove_from(&mut self.tables.allocs_by_node, &alloc.node_id, &id);
             remove_from(&mut self.tables.allocs_by_eval, &alloc.eval_id, &id);
             self.tables.allocs.remove(&id);
+            self.touched_allocs.insert(id);
             self.touched_jobs.insert(key);
             self.touch(Table::Allocs);
         }

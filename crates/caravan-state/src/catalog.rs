@@ -1,0 +1,129 @@
+//! The catalog's reads: service registrations by id, by service name, by allocation,
+//! job and node, and the service list.
+
+use std::collections::BTreeSet;
+
+use caravan_model::{AllocId, JobId, NodeId, ServiceRegistration};
+use imbl::OrdSet;
+
+use crate::{DEFAULT_NAMESPACE, ServiceSummary, Snapshot};
+
+/// A service's key: names are unique per namespace. Ordered by namespace, then name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct ServiceKey {
+    pub namespace: String,
+    pub name: String,
+}
+
+impl ServiceKey {
+    pub fn new(namespace: &str, name: &str) -> Self {
+        let namespace = if namespace.is_empty() {
+            DEFAULT_NAMESPACE
+        } else {
+            namespace
+        };
+        Self {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+        }
+    }
+
+    pub fn of(reg: &ServiceRegistration) -> Self {
+        Self::new(&reg.namespace, &reg.service_name)
+    }
+}
+
+impl Snapshot {
+    /// One registration, by its id.
+    pub fn service_registration(&self, id: &str) -> Option<&ServiceRegistration> {
+        self.tables.services.get(id).map(|r| &**r)
+    }
+
+    /// Every registration, sorted by id.
+    pub fn service_registrations(&self) -> impl Iterator<Item = &ServiceRegistration> {
+        self.tables.services.values().map(|r| &**r)
+    }
+
+    /// The instances of one service, sorted by id (every provider and health).
+    pub fn service<'a>(
+        &'a self,
+        namespace: &str,
+        name: &str,
+    ) -> impl Iterator<Item = &'a ServiceRegistration> + use<'a> {
+        self.ids_to_services(
+            self.tables
+                .services_by_name
+                .get(&ServiceKey::new(namespace, name)),
+        )
+    }
+
+    /// An allocation's registrations, sorted by id.
+    pub fn services_by_alloc<'a>(
+        &'a self,
+        alloc_id: &AllocId,
+    ) -> impl Iterator<Item = &'a ServiceRegistration> + use<'a> {
+        self.ids_to_services(self.tables.services_by_alloc.get(alloc_id))
+    }
+
+    /// The registrations of a job's allocations, by allocation id then id (which is
+    /// the order of ids, as each starts with its allocation's).
+    pub fn services_by_job<'a>(
+        &'a self,
+        namespace: &str,
+        job_id: &JobId,
+    ) -> impl Iterator<Item = &'a ServiceRegistration> + use<'a> {
+        self.allocs_by_job(namespace, job_id)
+            .flat_map(|a| self.services_by_alloc(&a.id))
+    }
+
+    /// The registrations of a node's allocations, by allocation id then id: what a
+    /// client reconciles its running services against after a restart.
+    pub fn services_by_node<'a>(
+        &'a self,
+        node_id: &NodeId,
+    ) -> impl Iterator<Item = &'a ServiceRegistration> + use<'a> {
+        self.allocs_by_node(node_id)
+            .flat_map(|a| self.services_by_alloc(&a.id))
+    }
+
+    /// Every service with at least one instance, by namespace then name, with the
+    /// union of its instances' tags.
+    pub fn services(&self) -> Vec<ServiceSummary> {
+        self.services_where(|_| true)
+    }
+
+    /// The services with at least one instance for which `keep` holds, by namespace
+    /// then name; tags and counts cover only those instances.
+    pub fn services_where(
+        &self,
+        keep: impl Fn(&ServiceRegistration) -> bool,
+    ) -> Vec<ServiceSummary> {
+        let mut out = Vec::new();
+        for (key, ids) in &self.tables.services_by_name {
+            let mut tags = BTreeSet::new();
+            let mut instances = 0;
+            for reg in self.ids_to_services(Some(ids)).filter(|r| keep(r)) {
+                instances += 1;
+                tags.extend(reg.tags.iter().cloned());
+            }
+            if instances > 0 {
+                out.push(ServiceSummary {
+                    namespace: key.namespace.clone(),
+                    service_name: key.name.clone(),
+                    tags: tags.into_iter().collect(),
+                    instances,
+                });
+            }
+        }
+        out
+    }
+
+    fn ids_to_services<'a>(
+        &'a self,
+        ids: Option<&'a OrdSet<String>>,
+    ) -> impl Iterator<Item = &'a ServiceRegistration> + 'a {
+        ids.into_iter()
+            .flat_map(|ids| ids.iter())
+            .filter_map(|id| self.tables.services.get(id).map(|r| &**r))
+    }
+}

@@ -19,6 +19,7 @@ mod agent;
 mod alloc_runner;
 mod alloc_update;
 mod allocdir;
+pub mod checks;
 mod clock;
 mod config;
 mod container_runtime;

@@ -89,13 +89,18 @@ impl From<StateError> for ApiError {
             StateError::UnknownNode(_) => Self::not_found("node"),
             StateError::UnknownAlloc(_) => Self::not_found("alloc"),
             StateError::UnknownEval(_) => Self::not_found("eval"),
+            StateError::UnknownService(_) | StateError::UnknownCheck { .. } => {
+                Self::NotFound(e.to_string())
+            }
             StateError::MissingJobId
             | StateError::MissingEvalId
             | StateError::MissingNodeId
             | StateError::MissingAllocId
             | StateError::NodeDraining(_)
             | StateError::InvalidServiceRegistration { .. }
-            | StateError::ServiceAllocMismatch { .. } => Self::bad_request(e.to_string()),
+            | StateError::ServiceAllocMismatch { .. }
+            | StateError::MissingCheckId(_)
+            | StateError::MissingKvKey => Self::bad_request(e.to_string()),
             StateError::StaleIndex { .. } | StateError::AllocNodeMismatch { .. } => {
                 Self::Internal(e.to_string())
             }

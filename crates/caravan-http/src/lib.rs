@@ -1,4 +1,5 @@
-//! Caravan's HTTP API: Nomad's routes and JSON shapes (port 4646 by default), on axum.
+//! Caravan's HTTP API: Nomad's routes and JSON shapes (port 4646 by default), on axum,
+//! and Consul's ([`consul_router`], port 8500 by default) over the same catalog.
 //!
 //! [`router`] builds the whole API over an [`Api`]: the [`Server`](caravan_server::Server)
 //! for everything the cluster state answers, an optional [`ClientApi`] for what only the
@@ -21,6 +22,7 @@ pub mod base64;
 mod blocking;
 mod body;
 mod client;
+mod consul;
 mod deployments;
 mod diff;
 mod error;
@@ -44,6 +46,7 @@ mod time;
 mod validate;
 
 pub use api::{AgentInfo, Api, BoxFuture, ClientApi, ClientApiError};
+pub use consul::consul_router;
 pub use error::ApiError;
 pub use router::{MAX_BODY_BYTES, router};
-pub use serve::serve;
+pub use serve::{serve, serve_all};

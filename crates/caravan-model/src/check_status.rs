@@ -45,6 +45,37 @@ pub struct CheckStatus {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub task: String,
     pub mode: CheckMode,
+    // ---- Checks registered through the Consul API (left out of JSON when empty) ----
+    /// Consul's `CheckID` (`service:<service id>` by default); empty for a job's
+    /// checks, whose Consul id is derived from the registration.
+    #[serde(rename = "CheckID", skip_serializing_if = "String::is_empty")]
+    pub check_id: String,
+    /// Consul's `Notes`: what the check is for, or why maintenance was enabled.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub notes: String,
+    /// A TTL check's time to live in nanoseconds; 0 for other checks. Without an
+    /// update (pass, warn or fail) for this long, the check turns critical.
+    #[serde(rename = "TTL", skip_serializing_if = "is_zero_i64")]
+    pub ttl: i64,
+    /// Unix nanoseconds of a TTL check's last update (pass, warn or fail, each of
+    /// which restarts the TTL, as in Consul); 0 before the first one.
+    #[serde(rename = "TTLUpdated", skip_serializing_if = "is_zero_i64")]
+    pub ttl_updated: i64,
+    /// The URL an `http` check registered through the Consul API probes.
+    #[serde(rename = "HTTP", skip_serializing_if = "String::is_empty")]
+    pub http: String,
+    /// The HTTP method of that probe (GET when empty).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub method: String,
+    /// The `host:port` a `tcp` check registered through the Consul API connects to.
+    #[serde(rename = "TCP", skip_serializing_if = "String::is_empty")]
+    pub tcp: String,
+    /// How often such a check runs, in nanoseconds.
+    #[serde(skip_serializing_if = "is_zero_i64")]
+    pub interval: i64,
+    /// How long one run of such a check may take, in nanoseconds.
+    #[serde(skip_serializing_if = "is_zero_i64")]
+    pub timeout: i64,
 }
 
 impl CheckStatus {
@@ -52,9 +83,26 @@ impl CheckStatus {
     pub fn is_pending(&self) -> bool {
         self.timestamp == 0
     }
+
+    /// Whether this is a TTL check (its status comes from pass, warn and fail calls).
+    pub fn is_ttl(&self) -> bool {
+        self.ttl > 0
+    }
+
+    /// Whether a TTL check has gone without an update for longer than its TTL at
+    /// `now` (unix nanoseconds) and is not critical yet: the moment it turns critical.
+    pub fn ttl_expired(&self, now: i64) -> bool {
+        self.is_ttl()
+            && self.status != HealthStatus::Critical
+            && now >= self.ttl_updated.saturating_add(self.ttl)
+    }
 }
 
 fn is_zero(n: &u16) -> bool {
+    *n == 0
+}
+
+fn is_zero_i64(n: &i64) -> bool {
     *n == 0
 }
 
@@ -83,5 +131,32 @@ mod tests {
         assert_eq!(back.status_code, 200);
         assert!(back.is_pending());
         assert_eq!(back.status, HealthStatus::Passing);
+    }
+
+    #[test]
+    fn a_ttl_check_expires_after_its_ttl_unless_critical() {
+        let mut check = CheckStatus {
+            status: HealthStatus::Passing,
+            ttl: 10,
+            ttl_updated: 100,
+            ..CheckStatus::default()
+        };
+        assert!(check.is_ttl());
+        assert!(!check.ttl_expired(109));
+        assert!(check.ttl_expired(110));
+        check.status = HealthStatus::Warning;
+        assert!(check.ttl_expired(200), "a warning expires too");
+        check.status = HealthStatus::Critical;
+        assert!(!check.ttl_expired(200), "critical already: nothing to do");
+        let plain = CheckStatus::default();
+        assert!(!plain.is_ttl() && !plain.ttl_expired(i64::MAX));
+        // The Consul fields stay out of JSON when empty, and round-trip when set.
+        check.check_id = "service:web".into();
+        let value = serde_json::to_value(&check).expect("json");
+        assert_eq!(value["CheckID"], "service:web");
+        assert_eq!(value["TTL"], 10);
+        assert!(value.get("HTTP").is_none());
+        let back: CheckStatus = serde_json::from_value(value).expect("decode");
+        assert_eq!(back, check);
     }
 }

@@ -45,7 +45,10 @@ pub use json::{JobJsonError, job_from_json, strip_nulls};
 pub use network::*;
 pub use node::*;
 pub use policy::*;
-pub use registration::{REGISTRATION_ID_PREFIX, ServiceProvider, ServiceRegistration};
+pub use registration::{
+    NOMAD_CHECK_ID_PREFIX, NOMAD_ID_SPACE, REGISTRATION_ID_PREFIX, SERVICE_MAINTENANCE_PREFIX,
+    ServiceProvider, ServiceRegistration,
+};
 pub use service::*;
 pub use task::*;
 pub use template::*;

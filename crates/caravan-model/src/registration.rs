@@ -8,10 +8,20 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::{AllocId, CheckStatus, HealthStatus, JobId, NodeId};
+use crate::{AllocId, CheckStatus, HealthStatus, JobId, NodeId, ServiceWeights};
 
 /// The prefix of every registration id.
 pub const REGISTRATION_ID_PREFIX: &str = "_nomad-task-";
+
+/// The prefix of ids reserved to registrations made by Nomad (and Caravan) clients.
+pub const NOMAD_ID_SPACE: &str = "_nomad-";
+
+/// The prefix of the critical check that puts a service in maintenance mode
+/// (Consul's `_service_maintenance:<service id>`).
+pub const SERVICE_MAINTENANCE_PREFIX: &str = "_service_maintenance:";
+
+/// The prefix of the Consul id of a check registered by a job (Nomad's own prefix).
+pub const NOMAD_CHECK_ID_PREFIX: &str = "_nomad-check-";
 
 /// Which catalog API serves a registration: Nomad's (`/v1/service`, `nomadService`) or
 /// the Consul-compatible one (`/v1/catalog`, `service`, DNS).
@@ -70,6 +80,14 @@ pub struct ServiceRegistration {
     /// The latest result of each check, in the job's order.
     pub checks: Vec<CheckStatus>,
     pub meta: BTreeMap<String, String>,
+    // ---- Set through the Consul API only (left out of JSON when unset) ----
+    /// Consul's `EnableTagOverride`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub enable_tag_override: bool,
+    /// Consul's DNS weights (a job's `weights` block, or the Consul API's `Weights`);
+    /// `None` means Consul's default, passing 1 and warning 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weights: Option<ServiceWeights>,
 }
 
 impl ServiceRegistration {
@@ -96,6 +114,25 @@ impl ServiceRegistration {
             .and_then(|rest| rest.strip_prefix(self.alloc_id.as_str()))
             .is_some_and(|rest| rest.starts_with('-'))
             && !self.alloc_id.is_empty()
+    }
+
+    /// Whether this is an "agent" registration: made through the Consul API, owned by
+    /// its node rather than by an allocation (no allocation id, provider consul, and
+    /// an id outside the `_nomad-` space that allocations' registrations use).
+    pub fn is_agent_owned(&self) -> bool {
+        self.alloc_id.is_empty()
+            && self.provider == ServiceProvider::Consul
+            && !self.id.starts_with(NOMAD_ID_SPACE)
+    }
+
+    /// The id Consul's API shows for one of its checks: the one it was registered
+    /// with, else (a job's check) `_nomad-check-` and [`ServiceRegistration::check_id`].
+    pub fn consul_check_id(&self, check: &CheckStatus) -> String {
+        if check.check_id.is_empty() {
+            format!("{NOMAD_CHECK_ID_PREFIX}{}", self.check_id(&check.name))
+        } else {
+            check.check_id.clone()
+        }
     }
 
     /// The health its checks give: the worst of them, passing without checks.
@@ -227,6 +264,59 @@ mod tests {
         ];
         assert_eq!(reg.health_from_checks(), HealthStatus::Critical);
         assert!(reg.health_in(&[HealthStatus::Passing]));
+    }
+
+    #[test]
+    fn agent_owned_registrations_have_no_alloc_and_a_free_id() {
+        let agent = ServiceRegistration {
+            id: "web-1".into(),
+            provider: ServiceProvider::Consul,
+            ..ServiceRegistration::default()
+        };
+        assert!(agent.is_agent_owned());
+        assert!(
+            !ServiceRegistration {
+                id: "_nomad-task-x".into(),
+                ..agent.clone()
+            }
+            .is_agent_owned()
+        );
+        assert!(
+            !ServiceRegistration {
+                provider: ServiceProvider::Nomad,
+                ..agent.clone()
+            }
+            .is_agent_owned()
+        );
+        assert!(!redis().is_agent_owned(), "an allocation's registration");
+        let job_check = CheckStatus {
+            name: "alive".into(),
+            ..CheckStatus::default()
+        };
+        assert_eq!(
+            redis().consul_check_id(&job_check),
+            format!("_nomad-check-{}", redis().check_id("alive"))
+        );
+        let agent_check = CheckStatus {
+            check_id: "service:web-1".into(),
+            ..job_check
+        };
+        assert_eq!(agent.consul_check_id(&agent_check), "service:web-1");
+        // Consul's fields stay out of JSON until set.
+        let value = serde_json::to_value(ServiceRegistration {
+            enable_tag_override: true,
+            weights: Some(ServiceWeights {
+                passing: 1,
+                warning: 1,
+            }),
+            ..agent
+        })
+        .expect("json");
+        assert_eq!(value["EnableTagOverride"], true);
+        assert_eq!(
+            value["Weights"],
+            serde_json::json!({"Passing": 1, "Warning": 1})
+        );
     }
 
     #[test]

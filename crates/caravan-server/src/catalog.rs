@@ -21,7 +21,8 @@ impl Server {
     /// [`ServiceRegistration::task_service_id`]), a service name, and name an
     /// allocation that exists and is not terminal, on the node it gives (namespace,
     /// job, node and datacenter are filled in from the allocation when left empty), and
-    /// whose job is not purged.
+    /// whose job is not purged. An agent registration (provider consul, no
+    /// allocation, an id outside `_nomad-`) needs only a node that exists.
     /// Returns the index the registrations were committed at.
     pub async fn upsert_services(
         &self,
@@ -101,7 +102,14 @@ fn check_registration(snap: &Snapshot, reg: &ServiceRegistration) -> Result<(), 
         return bad("missing service name".into());
     }
     if reg.alloc_id.is_empty() {
-        return bad("missing allocation id".into());
+        if !reg.is_agent_owned() {
+            return bad("missing allocation id".into());
+        }
+        // An agent registration (the Consul API's): its node's, not an allocation's.
+        if snap.node(&reg.node_id).is_none() {
+            return Err(ServerError::NotFound(format!("node {:?}", reg.node_id)));
+        }
+        return Ok(());
     }
     if !reg.id_names_alloc() {
         return bad(format!(

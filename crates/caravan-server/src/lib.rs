@@ -3,7 +3,9 @@
 //! scheduler on a state snapshot, the plan applier re-checks each plan on fresh state
 //! before committing it, and the heartbeat monitor marks silent nodes down. Clients
 //! register their allocations' service instances (with their health) in the catalog
-//! ([`Server::upsert_services`]).
+//! ([`Server::upsert_services`]); the Consul API registers agent services, updates
+//! their checks (TTL checks expire on the server's timer) and writes the key/value
+//! store ([`Server::consul_register_service`], [`Server::kv_set`]).
 //!
 //! Every write goes through a [`CommandLog`]: in dev mode [`LocalLog`] applies it at
 //! once; the Raft log replaces it in a cluster. Time comes from a [`Clock`]. This
@@ -14,6 +16,7 @@ mod broker;
 mod catalog;
 mod clock;
 mod config;
+mod consul;
 mod error;
 mod gc;
 mod heartbeat;
@@ -25,6 +28,7 @@ mod worker;
 
 pub use clock::{Clock, SystemClock};
 pub use config::ServerConfig;
+pub use consul::KvWrite;
 pub use error::ServerError;
 pub use log::{CommandLog, LocalLog};
 pub use server::{JobRegistration, Server};

@@ -600,7 +600,8 @@ impl Server {
         self.config.heartbeat_ttl + self.config.heartbeat_grace
     }
 
-    /// Delayed evaluations and heartbeat deadlines, checked a few times a second.
+    /// Delayed evaluations, heartbeat deadlines and TTL checks, checked a few times a
+    /// second.
     async fn timers(self: Arc<Self>) {
         let mut tick = tokio::time::interval(Duration::from_millis(200));
         let mut next_gc = tokio::time::Instant::now() + self.config.gc_interval;
@@ -618,6 +619,9 @@ impl Server {
                 if let Err(e) = self.mark_node_down(&node_id).await {
                     tracing::warn!(node = %node_id, error = %e, "could not mark the node down");
                 }
+            }
+            if let Err(e) = self.expire_ttl_checks(self.now()).await {
+                tracing::warn!(error = %e, "could not expire TTL checks");
             }
         }
     }
@@ -654,7 +658,14 @@ fn evals_of(cmd: &Command) -> Vec<Evaluation> {
         | Command::DeleteEvalsAndAllocs { .. }
         | Command::UpsertServiceRegistrations { .. }
         | Command::DeleteServiceRegistrations { .. }
-        | Command::DeleteServicesByAlloc { .. } => Vec::new(),
+        | Command::DeleteServicesByAlloc { .. }
+        | Command::RegisterAgentService { .. }
+        | Command::UpsertServiceCheck { .. }
+        | Command::DeleteServiceCheck { .. }
+        | Command::UpdateServiceCheck { .. }
+        | Command::ExpireTtlChecks { .. }
+        | Command::KvSet { .. }
+        | Command::KvDelete { .. } => Vec::new(),
     }
 }
 

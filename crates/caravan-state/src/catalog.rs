@@ -8,6 +8,20 @@ use imbl::OrdSet;
 
 use crate::{DEFAULT_NAMESPACE, ServiceSummary, Snapshot};
 
+/// The TTL checks that have gone without an update for longer than their TTL at `now`
+/// (unix nanoseconds) and are not critical yet, as (registration id, Consul check id),
+/// sorted. Pure: the server's timer commits
+/// [`Command::ExpireTtlChecks`](crate::Command::ExpireTtlChecks) with them.
+pub fn expired_ttl_checks(snapshot: &Snapshot, now: i64) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for reg in snapshot.ids_to_services(Some(&snapshot.tables.services_with_ttl)) {
+        for check in reg.checks.iter().filter(|c| c.ttl_expired(now)) {
+            out.push((reg.id.clone(), reg.consul_check_id(check)));
+        }
+    }
+    out
+}
+
 /// A service's key: names are unique per namespace. Ordered by namespace, then name.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) struct ServiceKey {
@@ -116,6 +130,40 @@ impl Snapshot {
             }
         }
         out
+    }
+
+    /// Every registration on a node, an allocation's or an agent's, sorted by id.
+    pub fn services_on_node<'a>(
+        &'a self,
+        node_id: &NodeId,
+    ) -> impl Iterator<Item = &'a ServiceRegistration> + use<'a> {
+        self.ids_to_services(self.tables.services_on_node.get(node_id))
+    }
+
+    /// The agent registrations of a node (made through its Consul API), sorted by id.
+    pub fn agent_services<'a>(
+        &'a self,
+        node_id: &NodeId,
+    ) -> impl Iterator<Item = &'a ServiceRegistration> + use<'a> {
+        self.services_on_node(node_id)
+            .filter(|r| r.is_agent_owned())
+    }
+
+    /// The Consul-provider instances of a service, every namespace together, sorted
+    /// by id: what Consul's catalog and health endpoints answer.
+    pub fn consul_service<'a>(
+        &'a self,
+        name: &str,
+    ) -> impl Iterator<Item = &'a ServiceRegistration> + use<'a> {
+        self.ids_to_services(self.tables.consul_services_by_name.get(name))
+    }
+
+    /// The names of the Consul-provider services, sorted, each with its instances.
+    pub fn consul_services(&self) -> impl Iterator<Item = (&str, Vec<&ServiceRegistration>)> + '_ {
+        self.tables
+            .consul_services_by_name
+            .iter()
+            .map(|(name, ids)| (name.as_str(), self.ids_to_services(Some(ids)).collect()))
     }
 
     fn ids_to_services<'a>(

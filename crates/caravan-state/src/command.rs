@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use caravan_model::{
-    AllocId, AllocNetworkStatus, AllocUpdate, Allocation, EvalId, Evaluation, Job, JobId, Node,
-    NodeId, Plan, ServiceRegistration, TaskState,
+    AllocId, AllocNetworkStatus, AllocUpdate, Allocation, CheckStatus, EvalId, Evaluation,
+    HealthStatus, Job, JobId, Node, NodeId, Plan, ServiceRegistration, TaskState,
 };
 use serde::{Deserialize, Serialize};
 
@@ -82,7 +82,10 @@ pub enum Command {
         allocs: Vec<AllocId>,
     },
     /// Creates or replaces service registrations, health and checks included; a
-    /// replaced one keeps its create index. Registrations of an allocation that is gone
+    /// replaced one keeps its create index (and its maintenance check, if the new one
+    /// has none). Agent registrations (no allocation, see
+    /// [`ServiceRegistration::is_agent_owned`]) need a node that exists and keep out
+    /// of the allocation rules below. Registrations of an allocation that is gone
     /// or terminal, or whose job was purged, are skipped, so the catalog never holds an
     /// instance of a stopped allocation. Namespace, job and node come from the allocation when left empty
     /// (and must match it otherwise), the datacenter from its node.
@@ -96,6 +99,59 @@ pub enum Command {
     /// Deletes every registration of the allocations.
     DeleteServicesByAlloc {
         alloc_ids: Vec<AllocId>,
+    },
+    /// Registers a service through the Consul agent API: an agent registration,
+    /// owned by its node (see [`ServiceRegistration::is_agent_owned`]), which must
+    /// exist. Re-registering keeps, for each check of the same `CheckID`, its status,
+    /// output and TTL clock; the checks the new definition leaves out are kept unless
+    /// `replace_existing_checks`, and a maintenance check is always kept. The health
+    /// is the worst of the checks.
+    RegisterAgentService {
+        reg: Box<ServiceRegistration>,
+        replace_existing_checks: bool,
+    },
+    /// Adds one check to a registration, or replaces the one with its `CheckID`.
+    UpsertServiceCheck {
+        service_id: String,
+        check: Box<CheckStatus>,
+    },
+    /// Removes one check (by Consul check id) from a registration.
+    DeleteServiceCheck {
+        service_id: String,
+        check_id: String,
+    },
+    /// Sets one check's status and output (Consul's pass, warn and fail); a TTL
+    /// check's clock restarts at `now`.
+    UpdateServiceCheck {
+        service_id: String,
+        check_id: String,
+        status: HealthStatus,
+        output: String,
+        now: i64,
+    },
+    /// Turns critical the TTL checks, given as (registration id, check id), that are
+    /// still expired at `now`; those updated since they were found are skipped.
+    ExpireTtlChecks {
+        checks: Vec<(String, String)>,
+        now: i64,
+    },
+    /// Sets a key. With `cas`, only if the key's modify index is that number, 0
+    /// meaning "only if absent"; [`ApplyOutcome::kv_applied`] says whether it did.
+    ///
+    /// [`ApplyOutcome::kv_applied`]: crate::ApplyOutcome::kv_applied
+    KvSet {
+        key: String,
+        value: Vec<u8>,
+        flags: u64,
+        cas: Option<u64>,
+    },
+    /// Deletes a key, or with `recurse` every key starting with it (then `cas` is
+    /// ignored, as in Consul). With `cas`, only if the key's modify index is that
+    /// number (a missing key counts as deleted).
+    KvDelete {
+        key: String,
+        recurse: bool,
+        cas: Option<u64>,
     },
 }
 

@@ -45,4 +45,18 @@ pub enum StateError {
         given: String,
         actual: String,
     },
+    /// No registration has this id.
+    #[error("unknown service ID {0:?}")]
+    UnknownService(String),
+    /// The registration has no check with this id.
+    #[error("unknown check ID {check_id:?} of service {service_id:?}")]
+    UnknownCheck {
+        service_id: String,
+        check_id: String,
+    },
+    /// A check without a check id cannot be added or replaced.
+    #[error("check of service {0:?} has no check ID")]
+    MissingCheckId(String),
+    #[error("missing key name")]
+    MissingKvKey,
 }

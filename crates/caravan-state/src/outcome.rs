@@ -22,4 +22,9 @@ pub struct ApplyOutcome {
     /// Service registrations the command named that were skipped: registrations of an
     /// allocation that is gone or terminal, deletions of unknown ids.
     pub skipped_services: Vec<String>,
+    /// For KV commands: whether the write happened (false when its `cas` did not hold).
+    pub kv_applied: bool,
+    /// For [`Command::ExpireTtlChecks`](crate::Command::ExpireTtlChecks): how many
+    /// checks turned critical.
+    pub checks_expired: usize,
 }

@@ -10,7 +10,7 @@ use imbl::{OrdMap, OrdSet};
 
 use crate::catalog::ServiceKey;
 use crate::table::TableIndexes;
-use crate::{JobSummary, Table, TaskGroupSummary};
+use crate::{JobSummary, KvEntry, Table, TaskGroupSummary};
 
 /// How many versions of a job are kept, the current one included.
 pub const JOB_VERSIONS_KEPT: usize = 6;
@@ -58,6 +58,15 @@ pub(crate) struct Tables {
     pub services: OrdMap<String, Arc<ServiceRegistration>>,
     pub services_by_name: OrdMap<ServiceKey, OrdSet<String>>,
     pub services_by_alloc: OrdMap<AllocId, OrdSet<String>>,
+    /// Every registration on a node (an allocation's or an agent's), by id.
+    pub services_on_node: OrdMap<NodeId, OrdSet<String>>,
+    /// Consul-provider registrations by service name, every namespace together (as
+    /// Consul's catalog has no namespaces).
+    pub consul_services_by_name: OrdMap<String, OrdSet<String>>,
+    /// The registrations with at least one TTL check: what the TTL timer scans.
+    pub services_with_ttl: OrdSet<String>,
+    /// The key/value store, by key.
+    pub kv: OrdMap<String, Arc<KvEntry>>,
     pub indexes: TableIndexes,
 }
 

@@ -14,16 +14,19 @@ pub enum Table {
     Nodes,
     /// Service registrations: the catalog.
     Services,
+    /// The key/value store (Consul's KV).
+    Kv,
 }
 
 impl Table {
-    pub const ALL: [Table; 6] = [
+    pub const ALL: [Table; 7] = [
         Self::Jobs,
         Self::JobSummaries,
         Self::Evals,
         Self::Allocs,
         Self::Nodes,
         Self::Services,
+        Self::Kv,
     ];
 }
 
@@ -36,6 +39,7 @@ pub(crate) struct TableIndexes {
     pub allocs: u64,
     pub nodes: u64,
     pub services: u64,
+    pub kv: u64,
     /// The last raft index applied, whatever it touched.
     pub latest: u64,
 }
@@ -49,6 +53,7 @@ impl TableIndexes {
             Table::Allocs => self.allocs,
             Table::Nodes => self.nodes,
             Table::Services => self.services,
+            Table::Kv => self.kv,
         }
     }
 
@@ -60,6 +65,7 @@ impl TableIndexes {
             Table::Allocs => &mut self.allocs,
             Table::Nodes => &mut self.nodes,
             Table::Services => &mut self.services,
+            Table::Kv => &mut self.kv,
         };
         *slot = index;
     }

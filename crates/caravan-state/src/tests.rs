@@ -9,6 +9,7 @@ use caravan_model::{
 
 use crate::*;
 
+mod consul;
 mod services;
 
 fn job(id: &str, count: i64) -> Job {

@@ -1,6 +1,7 @@
 //! One command's writes, made on a copy of the tables that replaces the store's only
 //! when the whole command succeeded.
 
+mod kv;
 mod services;
 
 use std::collections::BTreeSet;
@@ -140,6 +141,38 @@ impl Txn {
                 for alloc_id in alloc_ids {
                     self.remove_services_of_alloc(&alloc_id);
                 }
+                Ok(())
+            }
+            Command::RegisterAgentService {
+                reg,
+                replace_existing_checks,
+            } => self.register_agent_service(*reg, replace_existing_checks),
+            Command::UpsertServiceCheck { service_id, check } => {
+                self.upsert_service_check(&service_id, *check)
+            }
+            Command::DeleteServiceCheck {
+                service_id,
+                check_id,
+            } => self.delete_service_check(&service_id, &check_id),
+            Command::UpdateServiceCheck {
+                service_id,
+                check_id,
+                status,
+                output,
+                now,
+            } => self.update_service_check(&service_id, &check_id, status, output, now),
+            Command::ExpireTtlChecks { checks, now } => {
+                self.expire_ttl_checks(checks, now);
+                Ok(())
+            }
+            Command::KvSet {
+                key,
+                value,
+                flags,
+                cas,
+            } => self.kv_set(key, value, flags, cas),
+            Command::KvDelete { key, recurse, cas } => {
+                self.kv_delete(&key, recurse, cas);
                 Ok(())
             }
         }

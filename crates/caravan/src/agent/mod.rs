@@ -1,4 +1,5 @@
-//! `caravan agent`: a server, a client and the HTTP API in one process.
+//! `caravan agent`: a server, a client and the HTTP APIs (Nomad's, and Consul's on
+//! `-consul-port`) in one process.
 //!
 //! Only dev mode exists so far: state in memory, one node, everything bound to
 //! 127.0.0.1 unless `-bind` says otherwise. The client runs raw_exec and docker
@@ -40,6 +41,9 @@ struct AgentArgs {
     /// The HTTP API port.
     #[arg(long = "http-port", default_value_t = 4646)]
     http_port: u16,
+    /// The port of Consul's HTTP API, on the same address (0: any free port).
+    #[arg(long = "consul-port", default_value_t = 8500)]
+    consul_port: u16,
     /// Where allocation directories live (default: a new temporary directory).
     #[arg(long = "data-dir")]
     data_dir: Option<PathBuf>,
@@ -143,6 +147,13 @@ async fn run(args: AgentArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding the HTTP API to {http_addr}"))?;
     let http_addr = listener.local_addr().context("reading the HTTP address")?;
+    let consul_addr = SocketAddr::new(args.bind, args.consul_port);
+    let consul_listener = tokio::net::TcpListener::bind(consul_addr)
+        .await
+        .with_context(|| format!("binding Consul's HTTP API to {consul_addr}"))?;
+    let consul_addr = consul_listener
+        .local_addr()
+        .context("reading the Consul HTTP address")?;
     let data_dir = match args.data_dir.clone() {
         Some(dir) => dir,
         None => std::env::temp_dir().join(format!("caravan-dev-{}", std::process::id())),
@@ -211,6 +222,7 @@ async fn run(args: AgentArgs) -> anyhow::Result<()> {
     eprintln!("==> Caravan agent configuration:\n");
     eprintln!("       Advertise Addrs: HTTP: {http_addr}");
     eprintln!("            Bind Addrs: HTTP: {http_addr}");
+    eprintln!("           Consul HTTP: {consul_addr}");
     eprintln!("                Client: true");
     eprintln!("             Log Level: {}", args.log_level);
     eprintln!("                Region: {} (DC: {})", args.region, args.dc);
@@ -219,9 +231,13 @@ async fn run(args: AgentArgs) -> anyhow::Result<()> {
     eprintln!("              Data Dir: {}", data_dir.display());
     eprintln!("\n==> Caravan agent started! Log data will stream in below:\n");
 
-    caravan_http::serve(listener, caravan_http::router(api), shutdown_signal())
+    let servers = vec![
+        (listener, caravan_http::router(api.clone())),
+        (consul_listener, caravan_http::consul_router(api)),
+    ];
+    caravan_http::serve_all(servers, shutdown_signal())
         .await
-        .context("serving the HTTP API")?;
+        .context("serving the HTTP APIs")?;
     tracing::info!("shutting down: stopping allocations");
     client.shutdown().await;
     if let Err(e) = std::fs::remove_dir_all(&data_dir) {

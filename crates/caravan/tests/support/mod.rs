@@ -291,6 +291,8 @@ pub struct Agent {
     pub http_addr: SocketAddr,
     /// `http://127.0.0.1:<port>`, for `-address`.
     pub address: String,
+    /// The port of the agent's Consul HTTP API (started with `-consul-port 0`).
+    pub consul_port: u16,
     /// This agent's own directory: data dir, job files, logs.
     pub dir: PathBuf,
     /// The agent's data dir (allocation directories live under `alloc/`).
@@ -326,6 +328,7 @@ impl Agent {
             starts: 1,
             http_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             address: String::new(),
+            consul_port: 0,
             dir,
             data_dir,
             marker: format!("e2emark-{unique}"),
@@ -375,9 +378,17 @@ impl Agent {
                 .find_map(|l| l.split_once("Bind Addrs: HTTP: "))
                 .and_then(|(_, addr)| addr.trim().parse::<SocketAddr>().ok())
         });
+        // The next banner line names Consul's API (on a port of its own: `-consul-port 0`).
+        let consul_addr = wait_for("the agent's Consul HTTP address in its log", |last| {
+            *last = self.log_text();
+            last.lines()
+                .find_map(|l| l.split_once("Consul HTTP: "))
+                .and_then(|(_, addr)| addr.trim().parse::<SocketAddr>().ok())
+        });
         let agent = self;
         agent.http_addr = http_addr;
         agent.address = format!("http://{http_addr}");
+        agent.consul_port = consul_addr.port();
         wait_for("/v1/agent/self", |last| {
             let r = agent.get("/v1/agent/self");
             *last = format!("{r:?}");
@@ -412,6 +423,16 @@ impl Agent {
 
     pub fn put(&self, path: &str, body: &Value) -> Response {
         http(self.http_addr, "PUT", path, Some(&body.to_string()))
+    }
+
+    /// The address of the agent's Consul HTTP API.
+    pub fn consul_addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.consul_port))
+    }
+
+    /// A request to the agent's Consul HTTP API.
+    pub fn consul(&self, method: &str, path: &str, body: Option<&str>) -> Response {
+        http(self.consul_addr(), method, path, body)
     }
 
     /// Writes a file into this agent's directory and returns its path.
@@ -536,7 +557,15 @@ impl Agent {
 fn spawn_agent(data_dir: &Path, bridge: &TestBridge, extra_args: &[&str], log: &Path) -> Child {
     let log_file = fs::File::create(log).expect("create the agent log");
     Command::new(caravan_bin())
-        .args(["agent", "-dev", "-http-port", "0", "-data-dir"])
+        .args([
+            "agent",
+            "-dev",
+            "-http-port",
+            "0",
+            "-consul-port",
+            "0",
+            "-data-dir",
+        ])
         .arg(data_dir)
         .args(bridge.args())
         .args(extra_args)

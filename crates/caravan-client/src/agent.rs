@@ -133,6 +133,7 @@ impl ClientAgent {
         }
         ctx.net = plugins.net;
         ctx.containers = plugins.containers;
+        let ctx = ctx.with_server(server.clone());
         let (updates, updates_rx) = mpsc::unbounded_channel();
         let agent = Arc::new(Self {
             ctx: Arc::new(ctx),

@@ -1,6 +1,8 @@
 //! Runs one allocation: its hooks in order (allocation directory, network), then its
 //! tasks through the lifecycle ([`Lifecycle`]), reporting an [`AllocUpdate`] after
-//! every change; `stop` brings the tasks down in reverse lifecycle order and runs
+//! every change. Its services are registered while their tasks run, with their
+//! checks' health ([`ServiceRegistrar`]), and taken out of the catalog before the
+//! tasks are stopped; `stop` brings the tasks down in reverse lifecycle order and runs
 //! the poststop tasks; `destroy` also removes what the hooks made. `signal` and
 //! `restart_task` reach running tasks through their runners.
 //!
@@ -14,12 +16,16 @@ use caravan_model::{AllocId, Allocation, Job, TaskEvent, TaskGroup, TaskState};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
+use crate::checks::{HostScriptExecutor, LiveProber, Prober, RestartRequest};
+use crate::context::driver_isolates_fs;
 use crate::hooks::{AllocHook, AllocHookContext, AllocHookError, default_hooks};
 use crate::lifecycle::{Lifecycle, LifecycleAction, ShutdownReason};
+use crate::services::{PlanInputs, RegistrarDeps, ServiceRegistrar, plan_services};
 use crate::task_runner::{
     KillRequest, TaskRunner, TaskRunnerConfig, TaskRunnerError, TaskRunnerHandle, TaskUpdate,
 };
 use crate::{AllocDir, AllocDirError, AllocUpdate, BoxFuture, ClientContext};
+use crate::{TaskEnv, TaskEnvInputs};
 
 /// Why an allocation could not be run or cleaned up.
 #[derive(Debug, thiserror::Error)]
@@ -125,6 +131,7 @@ impl AllocRunner {
         let (stop, stop_rx) = watch::channel(false);
         let (task_tx, task_rx) = mpsc::unbounded_channel();
         let (cmds, cmd_rx) = mpsc::unbounded_channel();
+        let (check_restarts_tx, check_restarts) = mpsc::unbounded_channel();
         let ctx = AllocHookContext {
             alloc: alloc.clone(),
             group: group.clone(),
@@ -149,6 +156,9 @@ impl AllocRunner {
             task_tx,
             task_rx,
             cmd_rx,
+            services: None,
+            check_restarts_tx,
+            check_restarts,
         };
         Ok(Self {
             alloc_id: alloc.id.clone(),
@@ -273,13 +283,20 @@ struct Engine {
     task_tx: mpsc::UnboundedSender<TaskUpdate>,
     task_rx: mpsc::UnboundedReceiver<TaskUpdate>,
     cmd_rx: mpsc::UnboundedReceiver<EngineCmd>,
+    /// Registers the allocation's services while its tasks run.
+    services: Option<ServiceRegistrar>,
+    /// The tasks `check_restart` wants restarted, and the sender the registrar gets.
+    check_restarts_tx: mpsc::UnboundedSender<RestartRequest>,
+    check_restarts: mpsc::UnboundedReceiver<RestartRequest>,
 }
 
 impl Engine {
     async fn run(mut self) -> Finished {
         if self.prerun().await {
+            self.start_services();
             self.run_tasks().await;
         }
+        self.stop_services().await;
         self.postrun().await;
         self.publish();
         Finished {
@@ -307,6 +324,96 @@ impl Engine {
         true
     }
 
+    /// Starts registering the group's and tasks' services, once the network hooks
+    /// have said where they answer. Without servers to register with (tests of the
+    /// runner alone), nothing is registered.
+    fn start_services(&mut self) {
+        let Some(server) = self.client.server.clone() else {
+            return;
+        };
+        let any = !self.group.services.is_empty()
+            || self.group.tasks.iter().any(|t| !t.services.is_empty());
+        if !any {
+            return;
+        }
+        let inputs = PlanInputs {
+            alloc: &self.alloc,
+            job: &self.job,
+            group: &self.group,
+            node: &self.client.node,
+            region: &self.client.region,
+            alloc_dir: self.ctx.alloc_dir.path(),
+            network_status: self.ctx.network_status.as_ref(),
+        };
+        let (planned, refused) = plan_services(&inputs);
+        for reason in refused {
+            tracing::warn!(alloc = %self.alloc.id, "not registered: {reason}");
+        }
+        let deps = RegistrarDeps {
+            server,
+            prober: self.prober(),
+            clock: self.client.clock.clone(),
+            restarts: self.check_restarts_tx.clone(),
+        };
+        self.services = Some(ServiceRegistrar::spawn(
+            self.alloc.id.clone(),
+            planned,
+            deps,
+            self.publish.subscribe(),
+        ));
+    }
+
+    /// What runs the checks: the client's, or the real probes, with script checks
+    /// run on the host in the directory and environment of raw_exec tasks (other
+    /// drivers cannot run commands in their tasks yet: their script checks fail,
+    /// saying so).
+    fn prober(&self) -> Arc<dyn Prober> {
+        if let Some(prober) = &self.client.prober {
+            return prober.clone();
+        }
+        let mut prober = LiveProber::new();
+        for task in self.group.tasks.iter().filter(|t| t.driver == "raw_exec") {
+            let mut inputs = TaskEnvInputs::new(
+                &self.alloc,
+                &self.job,
+                &self.group,
+                task,
+                &self.client.node,
+                self.ctx.alloc_dir.path(),
+            );
+            inputs.region = &self.client.region;
+            inputs.isolated = driver_isolates_fs(&task.driver);
+            inputs.network_status = self.ctx.network_status.as_ref();
+            inputs.host_env = self.client.host_env.clone();
+            let env = TaskEnv::build(&inputs).into_env();
+            let dir = self.ctx.alloc_dir.task_dir(&task.name).dir;
+            prober = prober.with_script_executor(
+                task.name.clone(),
+                Arc::new(HostScriptExecutor::new(dir, env)),
+            );
+        }
+        Arc::new(prober)
+    }
+
+    /// Restarts a task whose check stayed unhealthy (`check_restart`), as Nomad
+    /// words it; a task that is not running any more is left alone.
+    fn check_restart(&self, request: RestartRequest) {
+        if let Some(runner) = self.runners.get(&request.task) {
+            let restarted = runner.restart_because(request.reason);
+            tokio::spawn(async move {
+                let _ = restarted.await;
+            });
+        }
+    }
+
+    /// Takes the allocation's services out of the catalog: before its tasks are
+    /// killed, so nobody is sent to a task that is going away.
+    async fn stop_services(&mut self) {
+        if let Some(services) = self.services.take() {
+            services.stop().await;
+        }
+    }
+
     async fn postrun(&mut self) {
         for hook in &self.hooks {
             // The tasks are gone whatever happens here; a failed cleanup must not
@@ -320,6 +427,7 @@ impl Engine {
         let mut stop_seen = false;
         loop {
             if !stop_seen && *self.stop.borrow_and_update() {
+                self.stop_services().await;
                 lifecycle.request_stop();
                 stop_seen = true;
             }
@@ -345,11 +453,13 @@ impl Engine {
                 changed = self.stop.changed(), if !stop_seen => {
                     if changed.is_err() {
                         // The AllocRunner was dropped: stop rather than run unowned.
+                        self.stop_services().await;
                         lifecycle.request_stop();
                         stop_seen = true;
                     }
                 }
                 Some(cmd) = self.cmd_rx.recv() => self.command(cmd),
+                Some(request) = self.check_restarts.recv() => self.check_restart(request),
                 else => break,
             }
         }

@@ -10,7 +10,8 @@ use caravan_drivers::TaskDriver;
 use caravan_model::Node;
 use caravan_net::NetOps;
 
-use crate::{Clock, ContainerRuntime, PortClaims, SystemClock};
+use crate::checks::Prober;
+use crate::{Clock, ContainerRuntime, PortClaims, ServerApi, ServiceWatcher, SystemClock};
 
 /// Nomad's client `max_kill_timeout`: no task waits longer than this to be killed.
 pub const DEFAULT_MAX_KILL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -57,6 +58,15 @@ pub struct ClientContext {
     /// The container engine that holds a bridge-mode group's namespace for its
     /// docker tasks (a pause container); `None` without docker.
     pub containers: Option<Arc<dyn ContainerRuntime>>,
+    /// The servers, for service registrations; `None` (tests of the runners alone):
+    /// services are not registered.
+    pub server: Option<Arc<dyn ServerApi>>,
+    /// The node's catalog cache for templates; `None`: catalog reads in templates
+    /// never return, and tasks using them wait.
+    pub services: Option<Arc<ServiceWatcher>>,
+    /// Runs every service check (tests); `None`: the real probes, with script
+    /// checks run in raw_exec tasks.
+    pub prober: Option<Arc<dyn Prober>>,
 }
 
 impl ClientContext {
@@ -73,7 +83,24 @@ impl ClientContext {
             port_claims: Arc::new(PortClaims::default()),
             net: None,
             containers: None,
+            server: None,
+            services: None,
+            prober: None,
         }
+    }
+
+    /// Registers services with `server`, and watches the catalog for templates
+    /// through it.
+    pub fn with_server(mut self, server: Arc<dyn ServerApi>) -> Self {
+        self.services = Some(ServiceWatcher::new(server.clone()));
+        self.server = Some(server);
+        self
+    }
+
+    /// Runs every service check with `prober`.
+    pub fn with_prober(mut self, prober: Arc<dyn Prober>) -> Self {
+        self.prober = Some(prober);
+        self
     }
 
     /// Uses `net` for bridge-mode allocations.

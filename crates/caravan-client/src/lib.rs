@@ -7,13 +7,19 @@
 //! runs an ordered list of small idempotent hooks ([`hooks`]) and the tasks, and
 //! reports every status change as an [`AllocUpdate`].
 //!
+//! While tasks run, the allocation runner registers their services with the servers
+//! and runs their checks ([`services`], [`checks`]); before a task starts, its
+//! templates are rendered into its directory and then follow the catalog
+//! ([`templates`]), through one catalog watch per node ([`ServiceWatcher`]).
+//!
 //! It decides no placement, and touches the operating system only through traits
 //! with fakes ([`caravan_drivers::TaskDriver`] for tasks, [`caravan_net::NetOps`]
 //! for bridge networks, [`ContainerRuntime`] for pause containers, [`Clock`] for
 //! time), with
 //! two read-only exceptions kept thin: the socket tables in /proc ([`host_ports`],
 //! so ports bound outside Caravan are reported as reserved) and the network hook's
-//! bind-and-release check of a granted port.
+//! bind-and-release check of a granted port. Templates write their files in the
+//! allocation directory, as the allocation directory hook does.
 
 mod agent;
 mod alloc_runner;
@@ -31,8 +37,12 @@ mod lifecycle;
 mod port_claims;
 mod restart;
 mod server_api;
+mod service_name;
+mod service_watcher;
+pub mod services;
 mod task_runner;
 mod taskenv;
+pub mod templates;
 
 pub use agent::{ClientAgent, ClientAgentError, ClientPlugins};
 pub use alloc_runner::{AllocRunner, AllocRunnerError};
@@ -50,6 +60,8 @@ pub use lifecycle::{Lifecycle, LifecycleAction, ShutdownReason, TaskRole};
 pub use port_claims::PortClaims;
 pub use restart::{EffectiveRestartPolicy, RestartDecision, RestartTracker, TaskOutcome};
 pub use server_api::{BoxFuture, ServerApi, ServerApiError};
+pub use service_name::ServiceName;
+pub use service_watcher::{ServiceInterest, ServiceWatcher};
 pub use task_runner::{
     KillRequest, TaskRunner, TaskRunnerConfig, TaskRunnerError, TaskRunnerHandle, TaskUpdate,
 };

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use caravan_model::{Allocation, Node, NodeId};
+use caravan_model::{AllocId, Allocation, Node, NodeId, ServiceRegistration};
 
 use crate::AllocUpdate;
 
@@ -46,4 +46,38 @@ pub trait ServerApi: Send + Sync + Debug {
     /// Reports allocation status changes.
     fn update_allocs(&self, updates: Vec<AllocUpdate>)
     -> BoxFuture<'_, Result<(), ServerApiError>>;
+
+    /// Creates or replaces service registrations (ids of the shape
+    /// [`ServiceRegistration::task_service_id`]), with their health and checks.
+    fn upsert_services(
+        &self,
+        regs: Vec<ServiceRegistration>,
+    ) -> BoxFuture<'_, Result<(), ServerApiError>>;
+
+    /// Removes these registrations (found by namespace, service name and id); one that
+    /// is already gone is not an error.
+    fn delete_services(
+        &self,
+        regs: Vec<ServiceRegistration>,
+    ) -> BoxFuture<'_, Result<(), ServerApiError>>;
+
+    /// Removes every registration of an allocation.
+    fn delete_services_for_alloc<'a>(
+        &'a self,
+        alloc: &'a AllocId,
+    ) -> BoxFuture<'a, Result<(), ServerApiError>>;
+
+    /// The registrations of the services `names` (namespace, name; an empty name
+    /// stands for every service of the namespace), once the catalog has changed for
+    /// them since `min_index` or `wait` has passed (a blocking query), with the index
+    /// to wait on next. `min_index` 0 answers at once, and the index returned is never
+    /// 0. One query serves every template of a node: see [`ServiceWatcher`].
+    ///
+    /// [`ServiceWatcher`]: crate::ServiceWatcher
+    fn watch_services(
+        &self,
+        names: Vec<(String, String)>,
+        min_index: u64,
+        wait: Duration,
+    ) -> BoxFuture<'_, Result<(Vec<ServiceRegistration>, u64), ServerApiError>>;
 }

@@ -1,12 +1,14 @@
 //! Runs one task through its driver: builds its spec (environment, interpolated
 //! config, directories, logs), starts it, waits for it, applies the restart policy,
 //! stops it with its `kill_signal` and `kill_timeout`, and records its state and
-//! events, sending each change to the allocation runner. While the task runs, it
-//! also carries out signals and user-requested restarts.
+//! events, sending each change to the allocation runner. Before the first start it
+//! renders the task's templates (waiting until their data has arrived); while the
+//! task runs, it carries out signals, user-requested restarts, `check_restart`s and
+//! what re-rendered templates ask for (restart, signal, `change_script`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use caravan_drivers::{
@@ -16,15 +18,22 @@ use caravan_model::{AllocNetworkStatus, Allocation, Job, Task, TaskEvent, TaskGr
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
+use crate::checks::{HostScriptExecutor, ScriptExecutor};
 use crate::clock::rfc3339_nanos;
 use crate::context::{driver_inherits_host_env, driver_isolates_fs};
 use crate::taskenv::group_ports;
+use crate::templates::{TaskTemplates, TemplateAction, TemplateInputs, TemplateWatch};
 use crate::{
     AllocDir, ClientContext, RestartDecision, RestartTracker, TaskEnv, TaskEnvInputs, TaskOutcome,
 };
 
 /// Nomad's default `kill_timeout`.
 const DEFAULT_KILL_TIMEOUT: Duration = Duration::from_secs(5);
+/// Nomad's default `change_script.timeout`.
+const DEFAULT_SCRIPT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a task waits for its templates' data before an event says what is
+/// missing.
+const MISSING_NOTICE: Duration = Duration::from_secs(5);
 
 /// Why a request to a running task could not be carried out.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +57,8 @@ enum TaskCmd {
         reply: oneshot::Sender<Result<(), TaskRunnerError>>,
     },
     Restart {
+        /// The `restart_reason`, as the events give it.
+        reason: String,
         reply: oneshot::Sender<Result<(), TaskRunnerError>>,
     },
 }
@@ -97,6 +108,13 @@ pub struct TaskRunner {
     updates: mpsc::UnboundedSender<TaskUpdate>,
     kill: watch::Receiver<Option<KillRequest>>,
     cmds: mpsc::UnboundedReceiver<TaskCmd>,
+    /// The output of the `env = true` templates, kept current by their watch.
+    rendered_env: Arc<Mutex<BTreeMap<String, String>>>,
+    /// What the templates' watch asks for, and the sender it is given.
+    template_actions: mpsc::UnboundedReceiver<TemplateAction>,
+    template_actions_tx: mpsc::UnboundedSender<TemplateAction>,
+    /// Re-renders the templates while the runner lives.
+    template_watch: Option<TemplateWatch>,
 }
 
 /// The allocation runner's grip on a spawned task runner.
@@ -138,7 +156,16 @@ impl TaskRunnerHandle {
     /// it again at once, outside the restart policy: a user's restart is no failure.
     /// Resolves once the task has been stopped.
     pub fn restart(&self) -> impl Future<Output = Result<(), TaskRunnerError>> + Send + 'static {
-        self.request(|reply| TaskCmd::Restart { reply })
+        self.restart_because(USER_RESTART_REASON.to_owned())
+    }
+
+    /// [`TaskRunnerHandle::restart`] for another reason than a user's (a check's
+    /// `check_restart`), recorded in the task's events.
+    pub fn restart_because(
+        &self,
+        reason: String,
+    ) -> impl Future<Output = Result<(), TaskRunnerError>> + Send + 'static {
+        self.request(|reply| TaskCmd::Restart { reason, reply })
     }
 
     fn request(
@@ -199,6 +226,7 @@ impl TaskRunner {
             state: "pending".to_owned(),
             ..TaskState::default()
         };
+        let (template_actions_tx, template_actions) = mpsc::unbounded_channel();
         Self {
             cfg,
             state,
@@ -207,6 +235,10 @@ impl TaskRunner {
             updates,
             kill,
             cmds,
+            rendered_env: Arc::default(),
+            template_actions,
+            template_actions_tx,
+            template_watch: None,
         }
     }
 
@@ -221,6 +253,9 @@ impl TaskRunner {
     async fn run(mut self) -> TaskState {
         self.event("Received", "Task received by client", |_| {});
         self.event("Task Setup", "Building Task Directory", |_| {});
+        if !self.cfg.task.templates.is_empty() && !self.prestart_templates().await {
+            return self.state;
+        }
         loop {
             if let Some(request) = self.kill_requested() {
                 self.record_kill_reason(&request);
@@ -247,11 +282,21 @@ impl TaskRunner {
                         self.finish("Killed", "Task successfully killed", false);
                         break;
                     }
-                    Watched::Restarted(reply) => {
+                    Watched::Restarted(reason, reply) => {
                         self.destroy(&handle).await;
-                        self.restarting(Duration::ZERO, USER_RESTART_REASON);
+                        self.restarting(Duration::ZERO, &reason);
                         let _told = reply.send(Ok(()));
                         continue;
+                    }
+                    Watched::TemplateRestart => {
+                        self.destroy(&handle).await;
+                        self.restarting(Duration::ZERO, TEMPLATE_RESTART_REASON);
+                        continue;
+                    }
+                    Watched::TemplateFailed(message) => {
+                        self.destroy(&handle).await;
+                        self.template_failed(&message);
+                        break;
                     }
                 },
             };
@@ -317,8 +362,128 @@ impl TaskRunner {
                     return false;
                 }
                 Some(cmd) = self.cmds.recv() => self.refuse(cmd),
+                // Not running: the next start reads the new files anyway.
+                Some(action) = self.template_actions.recv() => {
+                    if let TemplateAction::Fail(message) = action {
+                        self.template_failed(&message);
+                        return false;
+                    }
+                }
             }
         }
+    }
+
+    /// Renders the task's templates before its first start, waiting until every one
+    /// has its data; then keeps them current. False when the task is finished
+    /// instead: a template failed (the task fails), or a kill came meanwhile.
+    async fn prestart_templates(&mut self) -> bool {
+        let inputs = self.template_inputs();
+        let mut templates = match TaskTemplates::new(&self.cfg.task.templates, inputs) {
+            Ok(t) => t,
+            Err(e) => {
+                self.template_failed(&e.to_string());
+                return false;
+            }
+        };
+        let mut changes = templates.subscribe();
+        let notice = tokio::time::sleep(MISSING_NOTICE);
+        tokio::pin!(notice);
+        let mut noticed = false;
+        loop {
+            let report = match templates.render() {
+                Ok(report) => report,
+                Err(e) => {
+                    self.template_failed(&e.to_string());
+                    return false;
+                }
+            };
+            if report.missing.is_empty() {
+                break;
+            }
+            tokio::select! {
+                changed = wait_changed(changes.as_mut()) => {
+                    if !changed {
+                        changes = None;
+                    }
+                }
+                request = wait_for_kill(&mut self.kill) => {
+                    self.record_kill_reason(&request);
+                    self.finish("Killed", "Task successfully killed", false);
+                    return false;
+                }
+                Some(cmd) = self.cmds.recv() => self.refuse(cmd),
+                () = &mut notice, if !noticed => {
+                    noticed = true;
+                    let missing: Vec<String> =
+                        report.missing.iter().map(ToString::to_string).collect();
+                    let message = format!("Missing: {}", missing.join(", "));
+                    self.event("Template", &message, |_| {});
+                }
+            }
+        }
+        match templates.env() {
+            Ok(vars) => *self.lock_rendered_env() = vars,
+            Err(e) => {
+                self.template_failed(&e.to_string());
+                return false;
+            }
+        }
+        let seed = format!("{}/{}/templates", self.cfg.alloc.id, self.cfg.task.name);
+        self.template_watch = TemplateWatch::spawn(
+            templates,
+            self.rendered_env.clone(),
+            &seed,
+            self.template_actions_tx.clone(),
+        );
+        true
+    }
+
+    /// What the task's templates are rendered with: its environment without the
+    /// agent's own variables (Nomad masks them), and the catalog cache.
+    fn template_inputs(&self) -> TemplateInputs {
+        let cfg = &self.cfg;
+        let env = {
+            let mut inputs = TaskEnvInputs::new(
+                &cfg.alloc,
+                &cfg.job,
+                &cfg.group,
+                &cfg.task,
+                &cfg.client.node,
+                cfg.alloc_dir.path(),
+            );
+            inputs.region = &cfg.client.region;
+            inputs.isolated = driver_isolates_fs(&cfg.task.driver);
+            inputs.network_status = cfg.network_status.as_ref();
+            TaskEnv::build(&inputs)
+        };
+        let namespace = if cfg.alloc.namespace.is_empty() {
+            "default".to_owned()
+        } else {
+            cfg.alloc.namespace.clone()
+        };
+        TemplateInputs {
+            task_dir: cfg.alloc_dir.task_dir(&cfg.task.name).dir,
+            env,
+            namespace,
+            region: cfg.client.region.clone(),
+            datacenter: cfg.client.node.datacenter.clone(),
+            catalog: cfg.client.services.clone(),
+        }
+    }
+
+    /// Fails the task for a template: Nomad's `Template failed: ...` event.
+    fn template_failed(&mut self, message: &str) {
+        let message = format!("Template failed: {message}");
+        self.event("Task hook failed", &message, |e| {
+            e.details.insert("fails_task".to_owned(), "true".to_owned());
+        });
+        self.finish_state(true);
+    }
+
+    fn lock_rendered_env(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, String>> {
+        self.rendered_env
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn refuse(&self, cmd: TaskCmd) {
@@ -326,7 +491,9 @@ impl TaskRunner {
             task: self.cfg.task.name.clone(),
         });
         let _told = match cmd {
-            TaskCmd::Signal { reply, .. } | TaskCmd::Restart { reply } => reply.send(not_running),
+            TaskCmd::Signal { reply, .. } | TaskCmd::Restart { reply, .. } => {
+                reply.send(not_running)
+            }
         };
     }
 
@@ -356,6 +523,12 @@ impl TaskRunner {
                     return Watched::Killed;
                 }
                 Some(cmd) = self.cmds.recv() => cmd,
+                Some(action) = self.template_actions.recv() => {
+                    match self.template_action(handle, action).await {
+                        Some(watched) => return watched,
+                        None => continue,
+                    }
+                }
             };
             match cmd {
                 TaskCmd::Signal { signal, reply } => {
@@ -371,16 +544,109 @@ impl TaskRunner {
                     });
                     let _told = reply.send(sent);
                 }
-                TaskCmd::Restart { reply } => {
-                    self.event("Restart Signaled", USER_RESTART_REASON, |e| {
+                TaskCmd::Restart { reason, reply } => {
+                    self.event("Restart Signaled", &reason, |e| {
                         e.details
-                            .insert("restart_reason".to_owned(), USER_RESTART_REASON.to_owned());
+                            .insert("restart_reason".to_owned(), reason.clone());
                     });
                     self.kill_running(handle).await;
-                    return Watched::Restarted(reply);
+                    return Watched::Restarted(reason, reply);
                 }
             }
         }
+    }
+
+    /// Carries out what a re-rendered template asks of the running task; returns how
+    /// the task ended if it did.
+    async fn template_action(
+        &mut self,
+        handle: &TaskHandle,
+        action: TemplateAction,
+    ) -> Option<Watched> {
+        match action {
+            TemplateAction::Restart => {
+                self.event("Restart Signaled", TEMPLATE_RESTART_REASON, |e| {
+                    e.details.insert(
+                        "restart_reason".to_owned(),
+                        TEMPLATE_RESTART_REASON.to_owned(),
+                    );
+                });
+                self.kill_running(handle).await;
+                Some(Watched::TemplateRestart)
+            }
+            TemplateAction::Signal(signal) => {
+                self.event("Signaling", "Template re-rendered", |e| {
+                    e.details.insert("signal".to_owned(), signal.clone());
+                });
+                if let Err(err) = self.cfg.driver.signal(handle, &signal).await {
+                    let message = format!("Template failed to send signal {signal}: {err}");
+                    self.event("Signaling", &message, |_| {});
+                }
+                None
+            }
+            TemplateAction::Script(script) => {
+                if !self.run_change_script(&script).await {
+                    return None;
+                }
+                self.kill_running(handle).await;
+                Some(Watched::TemplateFailed(format!(
+                    "change_script {:?} failed",
+                    script.command.unwrap_or_default()
+                )))
+            }
+            TemplateAction::Fail(message) => {
+                self.kill_running(handle).await;
+                Some(Watched::TemplateFailed(message))
+            }
+        }
+    }
+
+    /// Runs a template's `change_script` in the task (raw_exec: on the host, in the
+    /// task directory with the task's environment); true when it failed and
+    /// `fail_on_error` asks for the task to fail. Other drivers cannot run commands
+    /// in their tasks yet, which counts as a failure.
+    async fn run_change_script(&mut self, script: &caravan_model::ChangeScript) -> bool {
+        let command = script.command.clone().unwrap_or_default();
+        let args = &script.args;
+        let timeout = script
+            .timeout
+            .map_or(DEFAULT_SCRIPT_TIMEOUT, |d| d.to_std());
+        let ran = if self.cfg.task.driver == "raw_exec" {
+            let dir = self.cfg.alloc_dir.task_dir(&self.cfg.task.name).dir;
+            let executor = HostScriptExecutor::new(dir, self.env().into_env());
+            executor
+                .exec(&command, args, timeout)
+                .await
+                .map_err(|e| e.to_string())
+        } else {
+            Err(format!(
+                "the {} driver cannot run commands in its tasks",
+                self.cfg.task.driver
+            ))
+        };
+        let (message, failed) = match ran {
+            Ok(done) if done.exit_code == 0 => (
+                format!(
+                    "Template successfully ran script from {command} with arguments: {args:?}. The script exited with code: 0"
+                ),
+                false,
+            ),
+            Ok(done) => (
+                format!(
+                    "Template ran script {command} with arguments {args:?} on change but it exited with code code: {}",
+                    done.exit_code
+                ),
+                true,
+            ),
+            Err(e) => (
+                format!(
+                    "Template failed to run script {command} with arguments {args:?} on change: {e}"
+                ),
+                true,
+            ),
+        };
+        self.event("Template", &message, |_| {});
+        failed && script.fail_on_error == Some(true)
     }
 
     /// Waits the task's `shutdown_delay` (e.g. for its service to be deregistered).
@@ -540,6 +806,11 @@ impl TaskRunner {
             inputs.host_env = cfg.client.host_env.clone();
         }
         inputs.template_env = cfg.template_env.clone();
+        inputs.template_env.extend(
+            self.lock_rendered_env()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
         TaskEnv::build(&inputs)
     }
 
@@ -588,12 +859,19 @@ impl TaskRunner {
 enum Watched {
     Exited(ExitResult),
     Killed,
-    /// Stopped for a user's restart; the reply is sent once it is recorded.
-    Restarted(oneshot::Sender<Result<(), TaskRunnerError>>),
+    /// Stopped for a restart (a user's, a check's), for this reason; the reply is
+    /// sent once it is recorded.
+    Restarted(String, oneshot::Sender<Result<(), TaskRunnerError>>),
+    /// Stopped to start again with re-rendered templates.
+    TemplateRestart,
+    /// Stopped because a template failed.
+    TemplateFailed(String),
 }
 
 /// Nomad's reason for a restart asked through the API.
 const USER_RESTART_REASON: &str = "User requested task to restart";
+/// Nomad's reason for a restart by a template's `change_mode`.
+const TEMPLATE_RESTART_REASON: &str = "Template with change_mode restart re-rendered";
 
 /// Resolves with the kill request; a dropped handle counts as a plain stop, so a
 /// task is never left running without anyone to stop it.
@@ -601,6 +879,15 @@ async fn wait_for_kill(kill: &mut watch::Receiver<Option<KillRequest>>) -> KillR
     match kill.wait_for(Option::is_some).await {
         Ok(request) => request.clone().unwrap_or_default(),
         Err(_) => KillRequest::default(),
+    }
+}
+
+/// Resolves when the catalog cache changed (true), or when it is gone (false);
+/// never without one.
+async fn wait_changed(changes: Option<&mut watch::Receiver<u64>>) -> bool {
+    match changes {
+        Some(rx) => rx.changed().await.is_ok(),
+        None => std::future::pending().await,
     }
 }
 
@@ -631,10 +918,10 @@ fn is_recoverable(err: &DriverError) -> bool {
 /// A small deterministic generator for restart jitter (splitmix64), seeded per task
 /// so that runs are reproducible.
 #[derive(Debug, Clone)]
-struct Jitter(u64);
+pub(crate) struct Jitter(u64);
 
 impl Jitter {
-    fn seeded(key: &str) -> Self {
+    pub(crate) fn seeded(key: &str) -> Self {
         // FNV-1a over the key.
         let seed = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
@@ -642,7 +929,7 @@ impl Jitter {
         Self(seed)
     }
 
-    fn next_fraction(&mut self) -> f64 {
+    pub(crate) fn next_fraction(&mut self) -> f64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);

@@ -16,7 +16,7 @@ use caravan_client::{
     ContainerCall, FakeContainerRuntime, ServerApi, ServerApiError,
 };
 use caravan_drivers::{FakeCall, FakeDriver, TaskDriver};
-use caravan_model::{AllocId, Allocation, Node, NodeId};
+use caravan_model::{AllocId, Allocation, Node, NodeId, ServiceRegistration};
 use caravan_net::{FakeNetOps, NetCall};
 use common::*;
 use serde_json::json;
@@ -129,6 +129,42 @@ impl ServerApi for FakeServer {
         }
         self.updates.lock().unwrap().extend(updates);
         Box::pin(async { Ok(()) })
+    }
+
+    // These jobs have no services and no templates: the catalog stays empty.
+    fn upsert_services(
+        &self,
+        _regs: Vec<ServiceRegistration>,
+    ) -> BoxFuture<'_, Result<(), ServerApiError>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn delete_services(
+        &self,
+        _regs: Vec<ServiceRegistration>,
+    ) -> BoxFuture<'_, Result<(), ServerApiError>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn delete_services_for_alloc<'a>(
+        &'a self,
+        _alloc: &'a AllocId,
+    ) -> BoxFuture<'a, Result<(), ServerApiError>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn watch_services(
+        &self,
+        _names: Vec<(String, String)>,
+        min_index: u64,
+        wait: Duration,
+    ) -> BoxFuture<'_, Result<(Vec<ServiceRegistration>, u64), ServerApiError>> {
+        Box::pin(async move {
+            if min_index > 0 {
+                tokio::time::sleep(wait).await;
+            }
+            Ok((Vec::new(), 1))
+        })
     }
 }
 

@@ -3,6 +3,8 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod catalog;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -121,13 +123,40 @@ pub fn node() -> Node {
 }
 
 pub fn client(data_dir: &Path, drivers: Vec<Arc<dyn TaskDriver>>) -> Arc<ClientContext> {
+    Arc::new(client_context(data_dir, drivers))
+}
+
+/// [`client`] registering services with, and watching the catalog of, `server`.
+pub fn client_with_server(
+    data_dir: &Path,
+    drivers: Vec<Arc<dyn TaskDriver>>,
+    server: Arc<dyn caravan_client::ServerApi>,
+) -> Arc<ClientContext> {
+    Arc::new(client_context(data_dir, drivers).with_server(server))
+}
+
+/// [`client_with_server`] running every check with `prober`.
+pub fn client_with_prober(
+    data_dir: &Path,
+    drivers: Vec<Arc<dyn TaskDriver>>,
+    server: Arc<dyn caravan_client::ServerApi>,
+    prober: Arc<dyn caravan_client::checks::Prober>,
+) -> Arc<ClientContext> {
+    Arc::new(
+        client_context(data_dir, drivers)
+            .with_server(server)
+            .with_prober(prober),
+    )
+}
+
+fn client_context(data_dir: &Path, drivers: Vec<Arc<dyn TaskDriver>>) -> ClientContext {
     let mut ctx = ClientContext::new(node(), data_dir);
     ctx.clock = Arc::new(FakeClock::new(1_700_000_000_000_000_000));
     ctx.host_env = BTreeMap::from([("PATH".to_owned(), "/usr/local/bin:/usr/bin:/bin".to_owned())]);
     for d in drivers {
         ctx = ctx.with_driver(d);
     }
-    Arc::new(ctx)
+    ctx
 }
 
 /// Waits until an update satisfies `pred`; panics after [`PATIENCE`].

@@ -11,9 +11,9 @@ use caravan_client::{
 };
 use caravan_drivers::DriverError;
 use caravan_http::{ClientApi, ClientApiError};
-use caravan_model::{AllocId, Allocation, Node, NodeId};
+use caravan_model::{AllocId, Allocation, Node, NodeId, ServiceRegistration};
 use caravan_server::{Server, ServerError};
-use caravan_state::{AllocClientUpdate, Table};
+use caravan_state::{AllocClientUpdate, DEFAULT_NAMESPACE, Snapshot, Table};
 
 /// The client's view of a server in the same process.
 #[derive(Debug)]
@@ -84,6 +84,104 @@ impl ServerApi for LocalServer {
                 .map_err(|e| ServerApiError::Other(e.to_string()))
         })
     }
+
+    fn upsert_services(
+        &self,
+        regs: Vec<ServiceRegistration>,
+    ) -> BoxFuture<'_, Result<(), ServerApiError>> {
+        Box::pin(async move {
+            self.0
+                .upsert_services(regs)
+                .await
+                .map(|_| ())
+                .map_err(|e| ServerApiError::Other(e.to_string()))
+        })
+    }
+
+    fn delete_services(
+        &self,
+        regs: Vec<ServiceRegistration>,
+    ) -> BoxFuture<'_, Result<(), ServerApiError>> {
+        Box::pin(async move {
+            for reg in regs {
+                match self
+                    .0
+                    .delete_service(&reg.namespace, &reg.service_name, &reg.id)
+                    .await
+                {
+                    Ok(_) | Err(ServerError::NotFound(_)) => {}
+                    Err(e) => return Err(ServerApiError::Other(e.to_string())),
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn delete_services_for_alloc<'a>(
+        &'a self,
+        alloc: &'a AllocId,
+    ) -> BoxFuture<'a, Result<(), ServerApiError>> {
+        Box::pin(async move {
+            self.0
+                .delete_services_for_alloc(alloc)
+                .await
+                .map(|_| ())
+                .map_err(|e| ServerApiError::Other(e.to_string()))
+        })
+    }
+
+    fn watch_services(
+        &self,
+        names: Vec<(String, String)>,
+        min_index: u64,
+        wait: Duration,
+    ) -> BoxFuture<'_, Result<(Vec<ServiceRegistration>, u64), ServerApiError>> {
+        Box::pin(async move {
+            let state = self.0.state();
+            let now = state.snapshot();
+            let seen = watched_services(&now, &names);
+            // The client's view is of `min_index`: answer at once when the table moved
+            // past it, or when asked for a first answer.
+            if min_index == 0 || now.index(Table::Services) > min_index {
+                return Ok((seen, now.index(Table::Services).max(1)));
+            }
+            // Otherwise wake only for a change to these services, not to any other.
+            let deadline = tokio::time::Instant::now() + wait;
+            let mut index = now.index(Table::Services);
+            loop {
+                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                let snap = state.wait_table(Table::Services, index, left).await;
+                index = snap.index(Table::Services);
+                let regs = watched_services(&snap, &names);
+                if regs != seen || left.is_zero() || tokio::time::Instant::now() >= deadline {
+                    return Ok((regs, index.max(1)));
+                }
+            }
+        })
+    }
+}
+
+/// The registrations of `names` (namespace, name; an empty name: every service of the
+/// namespace) in `snap`.
+fn watched_services(snap: &Snapshot, names: &[(String, String)]) -> Vec<ServiceRegistration> {
+    let mut regs = Vec::new();
+    for (namespace, name) in names {
+        if name.is_empty() {
+            let namespace = if namespace.is_empty() {
+                DEFAULT_NAMESPACE
+            } else {
+                namespace
+            };
+            regs.extend(
+                snap.service_registrations()
+                    .filter(|r| r.namespace == namespace)
+                    .cloned(),
+            );
+        } else {
+            regs.extend(snap.service(namespace, name).cloned());
+        }
+    }
+    regs
 }
 
 /// The client's refusals in the HTTP API's terms: an unknown allocation or task is a

@@ -1,0 +1,209 @@
+//! A fake of the servers' catalog: registrations in memory, a blocking
+//! `watch_services`, and a record of every call, for the service and template tests.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use caravan_client::{AllocUpdate, BoxFuture, ServerApi, ServerApiError};
+use caravan_model::{AllocId, Allocation, Node, NodeId, ServiceRegistration};
+use tokio::sync::watch;
+
+/// One call the fake received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatalogCall {
+    /// Registration ids, in the order sent.
+    Upsert(Vec<String>),
+    Delete(Vec<String>),
+    DeleteAlloc(String),
+    /// The services asked about (`namespace/name`), and the index.
+    Watch(Vec<String>, u64),
+}
+
+#[derive(Debug, Default)]
+struct State {
+    regs: BTreeMap<String, ServiceRegistration>,
+    index: u64,
+    calls: Vec<CatalogCall>,
+}
+
+/// The catalog, as far as one client can tell.
+#[derive(Debug)]
+pub struct FakeCatalog {
+    state: Mutex<State>,
+    index: watch::Sender<u64>,
+}
+
+impl Default for FakeCatalog {
+    fn default() -> Self {
+        Self {
+            state: Mutex::new(State {
+                index: 1,
+                ..State::default()
+            }),
+            index: watch::channel(1).0,
+        }
+    }
+}
+
+impl FakeCatalog {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers an instance as another node would.
+    pub fn put(&self, reg: ServiceRegistration) {
+        self.change(|s| {
+            s.regs.insert(reg.id.clone(), reg);
+        });
+    }
+
+    /// Removes an instance as another node would.
+    pub fn remove(&self, id: &str) {
+        self.change(|s| {
+            s.regs.remove(id);
+        });
+    }
+
+    pub fn regs(&self) -> Vec<ServiceRegistration> {
+        self.state.lock().unwrap().regs.values().cloned().collect()
+    }
+
+    pub fn reg(&self, id: &str) -> Option<ServiceRegistration> {
+        self.state.lock().unwrap().regs.get(id).cloned()
+    }
+
+    pub fn ids(&self) -> Vec<String> {
+        self.state.lock().unwrap().regs.keys().cloned().collect()
+    }
+
+    pub fn calls(&self) -> Vec<CatalogCall> {
+        self.state.lock().unwrap().calls.clone()
+    }
+
+    /// The calls that changed the catalog (not the watches).
+    pub fn writes(&self) -> Vec<CatalogCall> {
+        self.calls()
+            .into_iter()
+            .filter(|c| !matches!(c, CatalogCall::Watch(..)))
+            .collect()
+    }
+
+    fn record(&self, call: CatalogCall) {
+        self.state.lock().unwrap().calls.push(call);
+    }
+
+    fn change(&self, f: impl FnOnce(&mut State)) {
+        let index = {
+            let mut s = self.state.lock().unwrap();
+            f(&mut s);
+            s.index += 1;
+            s.index
+        };
+        self.index.send_replace(index);
+    }
+
+    fn answer(&self, names: &[(String, String)]) -> (Vec<ServiceRegistration>, u64) {
+        let s = self.state.lock().unwrap();
+        let regs = s
+            .regs
+            .values()
+            .filter(|r| {
+                names.iter().any(|(ns, name)| {
+                    *ns == r.namespace && (name.is_empty() || *name == r.service_name)
+                })
+            })
+            .cloned()
+            .collect();
+        (regs, s.index)
+    }
+}
+
+impl ServerApi for FakeCatalog {
+    fn register_node(&self, _node: Node) -> BoxFuture<'_, Result<Duration, ServerApiError>> {
+        Box::pin(async { Ok(Duration::from_secs(30)) })
+    }
+
+    fn heartbeat<'a>(
+        &'a self,
+        _node: &'a NodeId,
+    ) -> BoxFuture<'a, Result<Duration, ServerApiError>> {
+        Box::pin(async { Ok(Duration::from_secs(30)) })
+    }
+
+    fn node_allocs<'a>(
+        &'a self,
+        _node: &'a NodeId,
+        _min_index: u64,
+        wait: Duration,
+    ) -> BoxFuture<'a, Result<(Vec<Allocation>, u64), ServerApiError>> {
+        Box::pin(async move {
+            tokio::time::sleep(wait).await;
+            Ok((Vec::new(), 1))
+        })
+    }
+
+    fn update_allocs(
+        &self,
+        _updates: Vec<AllocUpdate>,
+    ) -> BoxFuture<'_, Result<(), ServerApiError>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn upsert_services(
+        &self,
+        regs: Vec<ServiceRegistration>,
+    ) -> BoxFuture<'_, Result<(), ServerApiError>> {
+        self.record(CatalogCall::Upsert(
+            regs.iter().map(|r| r.id.clone()).collect(),
+        ));
+        self.change(|s| {
+            for reg in regs {
+                s.regs.insert(reg.id.clone(), reg);
+            }
+        });
+        Box::pin(async { Ok(()) })
+    }
+
+    fn delete_services(
+        &self,
+        regs: Vec<ServiceRegistration>,
+    ) -> BoxFuture<'_, Result<(), ServerApiError>> {
+        self.record(CatalogCall::Delete(
+            regs.iter().map(|r| r.id.clone()).collect(),
+        ));
+        self.change(|s| {
+            for reg in regs {
+                s.regs.remove(&reg.id);
+            }
+        });
+        Box::pin(async { Ok(()) })
+    }
+
+    fn delete_services_for_alloc<'a>(
+        &'a self,
+        alloc: &'a AllocId,
+    ) -> BoxFuture<'a, Result<(), ServerApiError>> {
+        self.record(CatalogCall::DeleteAlloc(alloc.to_string()));
+        self.change(|s| s.regs.retain(|_, r| r.alloc_id != *alloc));
+        Box::pin(async { Ok(()) })
+    }
+
+    fn watch_services(
+        &self,
+        names: Vec<(String, String)>,
+        min_index: u64,
+        wait: Duration,
+    ) -> BoxFuture<'_, Result<(Vec<ServiceRegistration>, u64), ServerApiError>> {
+        self.record(CatalogCall::Watch(
+            names.iter().map(|(ns, n)| format!("{ns}/{n}")).collect(),
+            min_index,
+        ));
+        Box::pin(async move {
+            let mut rx = self.index.subscribe();
+            let _ =
+                tokio::time::timeout(wait, rx.wait_for(|i| min_index == 0 || *i > min_index)).await;
+            Ok(self.answer(&names))
+        })
+    }
+}

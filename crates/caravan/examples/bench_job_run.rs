@@ -376,7 +376,17 @@ impl Agent {
         let level = std::env::var(LOG_LEVEL_ENV).ok();
         let mut command = Command::new(binary);
         command
-            .args(["agent", "-dev", "-http-port", "0", "-data-dir"])
+            .args([
+                "agent",
+                "-dev",
+                "-http-port",
+                "0",
+                "-consul-port",
+                "0",
+                "-dns-port",
+                "0",
+                "-data-dir",
+            ])
             .arg(dir.join("data"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -44,6 +44,9 @@ struct AgentArgs {
     /// The port of Consul's HTTP API, on the same address (0: any free port).
     #[arg(long = "consul-port", default_value_t = 8500)]
     consul_port: u16,
+    /// The port of the DNS interface (UDP and TCP), on the same address (0: any free port).
+    #[arg(long = "dns-port", default_value_t = 8600)]
+    dns_port: u16,
     /// Where allocation directories live (default: a new temporary directory).
     #[arg(long = "data-dir")]
     data_dir: Option<PathBuf>,
@@ -154,6 +157,8 @@ async fn run(args: AgentArgs) -> anyhow::Result<()> {
     let consul_addr = consul_listener
         .local_addr()
         .context("reading the Consul HTTP address")?;
+    let (dns_udp, dns_tcp) = bind_dns(SocketAddr::new(args.bind, args.dns_port)).await?;
+    let dns_addr = dns_udp.local_addr().context("reading the DNS address")?;
     let data_dir = match args.data_dir.clone() {
         Some(dir) => dir,
         None => std::env::temp_dir().join(format!("caravan-dev-{}", std::process::id())),
@@ -217,12 +222,30 @@ async fn run(args: AgentArgs) -> anyhow::Result<()> {
         client: true,
         ..AgentInfo::default()
     };
-    let api = Api::new(server, agent).with_client(Arc::new(LocalClient(client.clone())));
+    let api = Api::new(server.clone(), agent).with_client(Arc::new(LocalClient(client.clone())));
+
+    let (stop_dns, mut dns_stopping) = tokio::sync::watch::channel(false);
+    let dns_config = caravan_dns::DnsConfig {
+        datacenter: args.dc.clone(),
+        ..Default::default()
+    };
+    let dns_state = server.state().clone();
+    let cache = caravan_dns::CatalogCache::default();
+    let dns = tokio::spawn(caravan_dns::serve(
+        dns_udp,
+        dns_tcp,
+        move || -> Arc<dyn caravan_dns::CatalogViewOwned> { cache.catalog(dns_state.snapshot()) },
+        dns_config,
+        async move {
+            let _ = dns_stopping.changed().await;
+        },
+    ));
 
     eprintln!("==> Caravan agent configuration:\n");
     eprintln!("       Advertise Addrs: HTTP: {http_addr}");
     eprintln!("            Bind Addrs: HTTP: {http_addr}");
     eprintln!("           Consul HTTP: {consul_addr}");
+    eprintln!("                   DNS: {dns_addr} (udp, tcp)");
     eprintln!("                Client: true");
     eprintln!("             Log Level: {}", args.log_level);
     eprintln!("                Region: {} (DC: {})", args.region, args.dc);
@@ -238,12 +261,42 @@ async fn run(args: AgentArgs) -> anyhow::Result<()> {
     caravan_http::serve_all(servers, shutdown_signal())
         .await
         .context("serving the HTTP APIs")?;
+    let _ = stop_dns.send(true);
+    match dns.await {
+        Ok(Err(e)) => tracing::warn!(error = %e, "the DNS server failed"),
+        Err(e) => tracing::warn!(error = %e, "the DNS server task failed"),
+        Ok(Ok(())) => {}
+    }
     tracing::info!("shutting down: stopping allocations");
     client.shutdown().await;
     if let Err(e) = std::fs::remove_dir_all(&data_dir) {
         tracing::debug!(error = %e, "could not remove the data dir");
     }
     Ok(())
+}
+
+/// Binds the DNS interface's UDP socket and TCP listener on one port. With port 0 the
+/// kernel picks the UDP port and TCP takes the same one (retried if it is taken).
+async fn bind_dns(
+    addr: SocketAddr,
+) -> anyhow::Result<(tokio::net::UdpSocket, tokio::net::TcpListener)> {
+    for _ in 0..20 {
+        let udp = tokio::net::UdpSocket::bind(addr)
+            .await
+            .with_context(|| format!("binding DNS (udp) to {addr}"))?;
+        let bound = udp.local_addr().context("reading the DNS address")?;
+        match tokio::net::TcpListener::bind(bound).await {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(e) if addr.port() != 0 => {
+                return Err(e).with_context(|| format!("binding DNS (tcp) to {bound}"));
+            }
+            Err(_) => continue,
+        }
+    }
+    bail!(
+        "no port was free for DNS on both udp and tcp at {}",
+        addr.ip()
+    )
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -293,6 +293,8 @@ pub struct Agent {
     pub address: String,
     /// The port of the agent's Consul HTTP API (started with `-consul-port 0`).
     pub consul_port: u16,
+    /// The port of the agent's DNS interface, udp and tcp (started with `-dns-port 0`).
+    pub dns_port: u16,
     /// This agent's own directory: data dir, job files, logs.
     pub dir: PathBuf,
     /// The agent's data dir (allocation directories live under `alloc/`).
@@ -329,6 +331,7 @@ impl Agent {
             http_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             address: String::new(),
             consul_port: 0,
+            dns_port: 0,
             dir,
             data_dir,
             marker: format!("e2emark-{unique}"),
@@ -385,7 +388,15 @@ impl Agent {
                 .find_map(|l| l.split_once("Consul HTTP: "))
                 .and_then(|(_, addr)| addr.trim().parse::<SocketAddr>().ok())
         });
+        let dns_addr = wait_for("the agent's DNS address in its log", |last| {
+            *last = self.log_text();
+            last.lines()
+                .find_map(|l| l.split_once("DNS: "))
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                .and_then(|addr| addr.parse::<SocketAddr>().ok())
+        });
         let agent = self;
+        agent.dns_port = dns_addr.port();
         agent.http_addr = http_addr;
         agent.address = format!("http://{http_addr}");
         agent.consul_port = consul_addr.port();
@@ -563,6 +574,8 @@ fn spawn_agent(data_dir: &Path, bridge: &TestBridge, extra_args: &[&str], log: &
             "-http-port",
             "0",
             "-consul-port",
+            "0",
+            "-dns-port",
             "0",
             "-data-dir",
         ])

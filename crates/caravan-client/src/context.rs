@@ -11,7 +11,10 @@ use caravan_model::Node;
 use caravan_net::NetOps;
 
 use crate::checks::Prober;
-use crate::{Clock, ContainerRuntime, PortClaims, ServerApi, ServiceWatcher, SystemClock};
+use crate::{
+    Clock, ContainerRuntime, KvFeed, KvWatcher, PortClaims, ServerApi, ServiceFeed, ServiceWatcher,
+    SystemClock,
+};
 
 /// Nomad's client `max_kill_timeout`: no task waits longer than this to be killed.
 pub const DEFAULT_MAX_KILL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -64,6 +67,9 @@ pub struct ClientContext {
     /// The node's catalog cache for templates; `None`: catalog reads in templates
     /// never return, and tasks using them wait.
     pub services: Option<Arc<ServiceWatcher>>,
+    /// The node's KV cache for templates; `None`: KV reads in templates never
+    /// return, and tasks using them wait.
+    pub kv: Option<Arc<KvWatcher>>,
     /// Runs every service check (tests); `None`: the real probes, with script
     /// checks run in raw_exec tasks.
     pub prober: Option<Arc<dyn Prober>>,
@@ -85,14 +91,16 @@ impl ClientContext {
             containers: None,
             server: None,
             services: None,
+            kv: None,
             prober: None,
         }
     }
 
-    /// Registers services with `server`, and watches the catalog for templates
-    /// through it.
+    /// Registers services with `server`, and watches the catalog and the KV store
+    /// for templates through it.
     pub fn with_server(mut self, server: Arc<dyn ServerApi>) -> Self {
-        self.services = Some(ServiceWatcher::new(server.clone()));
+        self.services = Some(ServiceWatcher::new(ServiceFeed::new(server.clone())));
+        self.kv = Some(KvWatcher::new(KvFeed::new(server.clone())));
         self.server = Some(server);
         self
     }

@@ -9,8 +9,9 @@
 //!
 //! While tasks run, the allocation runner registers their services with the servers
 //! and runs their checks ([`services`], [`checks`]); before a task starts, its
-//! templates are rendered into its directory and then follow the catalog
-//! ([`templates`]), through one catalog watch per node ([`ServiceWatcher`]).
+//! templates are rendered into its directory and then follow the catalog and the KV
+//! store ([`templates`]), through one catalog watch ([`ServiceWatcher`]) and one KV
+//! watch ([`KvWatcher`]) per node.
 //!
 //! It decides no placement, and touches the operating system only through traits
 //! with fakes ([`caravan_drivers::TaskDriver`] for tasks, [`caravan_net::NetOps`]
@@ -33,6 +34,8 @@ mod context;
 mod fingerprint;
 pub mod hooks;
 pub mod host_ports;
+mod kv_path;
+mod kv_watcher;
 mod lifecycle;
 mod port_claims;
 mod restart;
@@ -43,6 +46,7 @@ pub mod services;
 mod task_runner;
 mod taskenv;
 pub mod templates;
+mod watch_cache;
 
 pub use agent::{ClientAgent, ClientAgentError, ClientPlugins};
 pub use alloc_runner::{AllocRunner, AllocRunnerError};
@@ -56,13 +60,16 @@ pub use context::{
     filter_host_env,
 };
 pub use fingerprint::{HostFacts, fingerprint};
+pub use kv_path::{KvPair, KvPath};
+pub use kv_watcher::{KvFeed, KvInterest, KvWatcher};
 pub use lifecycle::{Lifecycle, LifecycleAction, ShutdownReason, TaskRole};
 pub use port_claims::PortClaims;
 pub use restart::{EffectiveRestartPolicy, RestartDecision, RestartTracker, TaskOutcome};
 pub use server_api::{BoxFuture, ServerApi, ServerApiError};
 pub use service_name::ServiceName;
-pub use service_watcher::{ServiceInterest, ServiceWatcher};
+pub use service_watcher::{ServiceFeed, ServiceInterest, ServiceWatcher};
 pub use task_runner::{
     KillRequest, TaskRunner, TaskRunnerConfig, TaskRunnerError, TaskRunnerHandle, TaskUpdate,
 };
 pub use taskenv::{TaskEnv, TaskEnvInputs, clean_env_key, cpuset_list};
+pub use watch_cache::{FeedAnswer, WatchCache, WatchFeed, WatchInterest};

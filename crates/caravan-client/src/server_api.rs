@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use caravan_model::{AllocId, Allocation, Node, NodeId, ServiceRegistration};
 
-use crate::AllocUpdate;
+use crate::{AllocUpdate, KvPair, KvPath};
 
 /// A boxed future, so the API can be a trait object.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -80,4 +80,19 @@ pub trait ServerApi: Send + Sync + Debug {
         min_index: u64,
         wait: Duration,
     ) -> BoxFuture<'_, Result<(Vec<ServiceRegistration>, u64), ServerApiError>>;
+
+    /// The KV entries under `paths` (each one key, or every key starting with a
+    /// prefix), once the store has changed for them since `min_index` or `wait` has
+    /// passed (a blocking query), with the index to wait on next. `min_index` 0
+    /// answers at once, and the index returned is never 0. An entry is listed once
+    /// even when several paths hold it. One query serves every template of a node:
+    /// see [`KvWatcher`].
+    ///
+    /// [`KvWatcher`]: crate::KvWatcher
+    fn watch_kv(
+        &self,
+        paths: Vec<KvPath>,
+        min_index: u64,
+        wait: Duration,
+    ) -> BoxFuture<'_, Result<(Vec<KvPair>, u64), ServerApiError>>;
 }

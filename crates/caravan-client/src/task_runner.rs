@@ -22,7 +22,9 @@ use crate::checks::{HostScriptExecutor, ScriptExecutor};
 use crate::clock::rfc3339_nanos;
 use crate::context::{driver_inherits_host_env, driver_isolates_fs};
 use crate::taskenv::group_ports;
-use crate::templates::{TaskTemplates, TemplateAction, TemplateInputs, TemplateWatch};
+use crate::templates::{
+    TaskTemplates, TemplateAction, TemplateChanges, TemplateInputs, TemplateWatch,
+};
 use crate::{
     AllocDir, ClientContext, RestartDecision, RestartTracker, TaskEnv, TaskEnvInputs, TaskOutcome,
 };
@@ -439,7 +441,7 @@ impl TaskRunner {
     }
 
     /// What the task's templates are rendered with: its environment without the
-    /// agent's own variables (Nomad masks them), and the catalog cache.
+    /// agent's own variables (Nomad masks them), and the catalog and KV caches.
     fn template_inputs(&self) -> TemplateInputs {
         let cfg = &self.cfg;
         let env = {
@@ -468,6 +470,7 @@ impl TaskRunner {
             region: cfg.client.region.clone(),
             datacenter: cfg.client.node.datacenter.clone(),
             catalog: cfg.client.services.clone(),
+            kv: cfg.client.kv.clone(),
         }
     }
 
@@ -882,11 +885,11 @@ async fn wait_for_kill(kill: &mut watch::Receiver<Option<KillRequest>>) -> KillR
     }
 }
 
-/// Resolves when the catalog cache changed (true), or when it is gone (false);
-/// never without one.
-async fn wait_changed(changes: Option<&mut watch::Receiver<u64>>) -> bool {
+/// Resolves when the catalog or KV cache changed (true), or when both are gone
+/// (false); never without one.
+async fn wait_changed(changes: Option<&mut TemplateChanges>) -> bool {
     match changes {
-        Some(rx) => rx.changed().await.is_ok(),
+        Some(changes) => changes.changed().await,
         None => std::future::pending().await,
     }
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use caravan_client::{
     AllocUpdate, BoxFuture, ClientAgent, ClientAgentError, ClientConfig, ClientPlugins,
-    ContainerCall, FakeContainerRuntime, ServerApi, ServerApiError,
+    ContainerCall, FakeContainerRuntime, KvPair, KvPath, ServerApi, ServerApiError,
 };
 use caravan_drivers::{FakeCall, FakeDriver, TaskDriver};
 use caravan_model::{AllocId, Allocation, Node, NodeId, ServiceRegistration};
@@ -159,6 +159,20 @@ impl ServerApi for FakeServer {
         min_index: u64,
         wait: Duration,
     ) -> BoxFuture<'_, Result<(Vec<ServiceRegistration>, u64), ServerApiError>> {
+        Box::pin(async move {
+            if min_index > 0 {
+                tokio::time::sleep(wait).await;
+            }
+            Ok((Vec::new(), 1))
+        })
+    }
+
+    fn watch_kv(
+        &self,
+        _paths: Vec<KvPath>,
+        min_index: u64,
+        wait: Duration,
+    ) -> BoxFuture<'_, Result<(Vec<KvPair>, u64), ServerApiError>> {
         Box::pin(async move {
             if min_index > 0 {
                 tokio::time::sleep(wait).await;

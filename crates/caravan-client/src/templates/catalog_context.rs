@@ -1,5 +1,5 @@
 //! What a task's templates read ([`caravan_template::Context`]): the task's
-//! environment with the node's attributes, and the node's catalog cache.
+//! environment with the node's attributes, and the node's catalog and KV caches.
 //!
 //! - `env` reads the task environment (without the agent's own variables, which
 //!   Nomad masks) and `node.*`, `attr.*`, `meta.*`;
@@ -8,11 +8,13 @@
 //!   `choose` applied as the server's rendezvous selection does it;
 //! - `service` / `services` read the `provider = "consul"` registrations (namespace
 //!   `?ns=` or the job's), and the template crate keeps the healthy ones by default;
-//! - `key`, `keyOrDefault`, `keyExists`, `ls` and `tree` never return: there is no
-//!   KV store yet (it arrives with the Consul API), so a template using them waits,
-//!   as one whose Consul never answers does, and its task does not start.
+//! - `key`, `keyOrDefault`, `keyExists` read one key, and `ls`, `tree` every key
+//!   under a prefix, from the KV store (Consul's, which the servers hold). Until the
+//!   first answer they are missing; then `key` on an absent key keeps the template
+//!   waiting (consul-template's rule) while the others go on.
 //!
-//! A region or datacenter other than the node's has no instances.
+//! A region or datacenter other than the node's has no instances and no keys: its
+//! keys are absent at once, without a watch.
 
 use caravan_model::{HealthStatus, ServiceProvider, ServiceRegistration};
 use caravan_template::{
@@ -20,7 +22,7 @@ use caravan_template::{
     ServiceSummary,
 };
 
-use crate::{ServiceName, ServiceWatcher, TaskEnv};
+use crate::{KvPath, KvWatcher, ServiceName, ServiceWatcher, TaskEnv};
 
 /// A template's view of the world, for one render.
 #[derive(Debug, Clone, Copy)]
@@ -34,6 +36,8 @@ pub struct CatalogContext<'a> {
     pub datacenter: &'a str,
     /// The catalog cache; `None`: every catalog read is missing.
     pub catalog: Option<&'a ServiceWatcher>,
+    /// The KV cache; `None`: every KV read is missing.
+    pub kv: Option<&'a KvWatcher>,
 }
 
 impl CatalogContext<'_> {
@@ -52,6 +56,44 @@ impl CatalogContext<'_> {
 
     fn foreign(&self, place: Option<&str>, local: &str) -> bool {
         place.is_some_and(|p| p != local)
+    }
+
+    /// A registration as `service` sees it. On this node, `.Node` is the node's name
+    /// and `.NodeAddress` its address, which is also the instance's address when the
+    /// registration has none (a Consul agent registration may leave it out), as in
+    /// Consul. Other nodes' instances keep their node id and their own address: the
+    /// client knows no other node.
+    fn consul_instance(&self, reg: &ServiceRegistration) -> ServiceInstance {
+        let mut instance = instance(reg);
+        let own = self
+            .env
+            .lookup("node.unique.id")
+            .is_some_and(|id| id == reg.node_id.as_str());
+        if own {
+            if let Some(name) = self.env.lookup("node.unique.name") {
+                instance.node_name = name.to_owned();
+            }
+            if let Some(ip) = self
+                .env
+                .lookup("attr.unique.network.ip-address")
+                .filter(|ip| !ip.is_empty())
+            {
+                instance.node_address = ip.to_owned();
+            }
+        }
+        instance
+    }
+
+    /// The entries of `path`, sorted by key; missing until the first answer.
+    fn kv_pairs(&self, path: &KvPath) -> Result<Vec<KeyPair>, Missing> {
+        let pairs = self.kv.and_then(|kv| kv.get(path)).ok_or(Missing)?;
+        Ok(pairs
+            .iter()
+            .map(|p| KeyPair {
+                path: p.key.clone(),
+                value: p.text(),
+            })
+            .collect())
     }
 
     fn summaries(&self, provider: ServiceProvider) -> Result<Vec<ServiceSummary>, Missing> {
@@ -136,7 +178,7 @@ impl Context for CatalogContext<'_> {
         if self.foreign(query.datacenter.as_deref(), self.datacenter) {
             return Ok(Vec::new());
         }
-        Ok(regs.iter().map(instance).collect())
+        Ok(regs.iter().map(|r| self.consul_instance(r)).collect())
     }
 
     fn consul_services(&self, datacenter: Option<&str>) -> Result<Vec<ServiceSummary>, Missing> {
@@ -147,12 +189,22 @@ impl Context for CatalogContext<'_> {
         Ok(summaries)
     }
 
-    fn key(&self, _query: &KeyQuery) -> Result<Option<String>, Missing> {
-        Err(Missing)
+    fn key(&self, query: &KeyQuery) -> Result<Option<String>, Missing> {
+        if self.foreign(query.datacenter.as_deref(), self.datacenter) {
+            return Ok(None);
+        }
+        let pairs = self.kv_pairs(&KvPath::Key(query.path.clone()))?;
+        Ok(pairs
+            .into_iter()
+            .find(|p| p.path == query.path)
+            .map(|p| p.value))
     }
 
-    fn ls(&self, _query: &KeyQuery) -> Result<Vec<KeyPair>, Missing> {
-        Err(Missing)
+    fn ls(&self, query: &KeyQuery) -> Result<Vec<KeyPair>, Missing> {
+        if self.foreign(query.datacenter.as_deref(), self.datacenter) {
+            return Ok(Vec::new());
+        }
+        self.kv_pairs(&KvPath::Prefix(query.path.clone()))
     }
 }
 
@@ -169,5 +221,20 @@ pub fn watched_name(dep: &caravan_template::Dependency, namespace: &str) -> Opti
             Some(ServiceName::all_in(namespace))
         }
         Dependency::Key(_) | Dependency::KeyList(_) => None,
+    }
+}
+
+/// The part of the KV store a template dependency is read from; `None` for the
+/// catalog, and for another datacenter's keys (there are none to watch).
+pub fn watched_kv(dep: &caravan_template::Dependency, datacenter: &str) -> Option<KvPath> {
+    use caravan_template::Dependency;
+    let (query, path) = match dep {
+        Dependency::Key(q) => (q, KvPath::Key(q.path.clone())),
+        Dependency::KeyList(q) => (q, KvPath::Prefix(q.path.clone())),
+        _ => return None,
+    };
+    match &query.datacenter {
+        Some(dc) if dc != datacenter => None,
+        _ => Some(path),
     }
 }

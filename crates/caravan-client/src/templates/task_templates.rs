@@ -1,7 +1,7 @@
 //! A task's templates, compiled once: rendered against the task's
 //! [`CatalogContext`], written into the task directory when their output changes,
-//! and tracked against the catalog cache so that only the templates whose services
-//! changed are rendered again.
+//! and tracked against the catalog and KV caches so that only the templates whose
+//! services or keys changed are rendered again.
 //!
 //! A template is written once every dependency has returned once (consul-template's
 //! rule); [`TaskTemplates::render`] reports what is still missing, and the task may
@@ -12,14 +12,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use caravan_model::{ChangeScript, Template as TemplateBlock};
-use caravan_template::{Dependency, Template, TemplateOptions, env_file, render};
-use tokio::sync::watch;
-
-use super::catalog_context::{CatalogContext, watched_name};
+use super::catalog_context::{CatalogContext, watched_kv, watched_name};
+use super::changes::TemplateChanges;
 use super::destination::{Destination, parse_perms};
 use super::error::TemplateError;
-use crate::{ServiceInterest, ServiceName, ServiceWatcher, TaskEnv};
+use crate::{KvInterest, KvPath, KvWatcher, ServiceInterest, ServiceName, ServiceWatcher, TaskEnv};
+use caravan_model::{ChangeScript, Template as TemplateBlock};
+use caravan_template::{Dependency, Template, TemplateOptions, env_file, render};
 
 /// What a task's templates are rendered with.
 #[derive(Debug, Clone)]
@@ -34,6 +33,8 @@ pub struct TemplateInputs {
     pub datacenter: String,
     /// The node's catalog cache; `None`: catalog reads never return.
     pub catalog: Option<Arc<ServiceWatcher>>,
+    /// The node's KV cache; `None`: KV reads never return.
+    pub kv: Option<Arc<KvWatcher>>,
 }
 
 /// What a template does once its file changed (`change_mode`).
@@ -57,6 +58,8 @@ struct Compiled {
     /// The catalog entries it read, with their generation at the last render (`None`
     /// while missing).
     seen: BTreeMap<ServiceName, Option<u64>>,
+    /// The KV keys and prefixes it read, likewise.
+    seen_kv: BTreeMap<KvPath, Option<u64>>,
     /// Whether its last render was complete.
     complete: bool,
 }
@@ -76,6 +79,7 @@ pub struct TaskTemplates {
     templates: Vec<Compiled>,
     inputs: TemplateInputs,
     interest: Option<ServiceInterest>,
+    kv_interest: Option<KvInterest>,
 }
 
 impl TaskTemplates {
@@ -88,10 +92,12 @@ impl TaskTemplates {
             .map(|block| compile(block, &inputs.task_dir, &inputs.env))
             .collect::<Result<Vec<_>, _>>()?;
         let interest = inputs.catalog.as_ref().map(|c| c.interest());
+        let kv_interest = inputs.kv.as_ref().map(|kv| kv.interest());
         Ok(Self {
             templates,
             inputs,
             interest,
+            kv_interest,
         })
     }
 
@@ -99,14 +105,17 @@ impl TaskTemplates {
         self.templates.is_empty()
     }
 
-    /// Sees every change of the catalog cache; `None` without one.
-    pub fn subscribe(&self) -> Option<watch::Receiver<u64>> {
-        self.inputs.catalog.as_ref().map(|c| c.subscribe())
+    /// Sees every change of the catalog and KV caches; `None` without either.
+    pub fn subscribe(&self) -> Option<TemplateChanges> {
+        TemplateChanges::new(
+            self.inputs.catalog.as_ref().map(|c| c.subscribe()),
+            self.inputs.kv.as_ref().map(|kv| kv.subscribe()),
+        )
     }
 
     /// Whether some template must be rendered again: it is incomplete, or a
-    /// catalog entry it read changed since. `once` templates, once written, never
-    /// are.
+    /// catalog or KV entry it read changed since. `once` templates, once written,
+    /// never are.
     pub fn stale(&self) -> Vec<usize> {
         (0..self.templates.len())
             .filter(|i| self.is_stale(*i))
@@ -121,12 +130,17 @@ impl TaskTemplates {
         if t.block.once == Some(true) {
             return false;
         }
-        let Some(catalog) = &self.inputs.catalog else {
-            return false;
-        };
-        t.seen
+        let catalog = self.inputs.catalog.as_deref();
+        let kv = self.inputs.kv.as_deref();
+        let services_moved = t
+            .seen
             .iter()
-            .any(|(name, generation)| catalog.generation(name) != *generation)
+            .any(|(name, generation)| catalog.is_some_and(|c| c.generation(name) != *generation));
+        let keys_moved = t
+            .seen_kv
+            .iter()
+            .any(|(path, generation)| kv.is_some_and(|kv| kv.generation(path) != *generation));
+        services_moved || keys_moved
     }
 
     /// Renders the stale templates, writes the complete ones whose output changed,
@@ -141,9 +155,12 @@ impl TaskTemplates {
                 region: &self.inputs.region,
                 datacenter: &self.inputs.datacenter,
                 catalog: self.inputs.catalog.as_deref(),
+                kv: self.inputs.kv.as_deref(),
             };
             let namespace = &self.inputs.namespace;
+            let datacenter = &self.inputs.datacenter;
             let catalog = self.inputs.catalog.as_deref();
+            let kv = self.inputs.kv.as_deref();
             let t = &mut self.templates[i];
             let rendered = render(&t.template, &ctx)?;
             t.seen = rendered
@@ -153,6 +170,15 @@ impl TaskTemplates {
                 .map(|name| {
                     let generation = catalog.and_then(|c| c.generation(&name));
                     (name, generation)
+                })
+                .collect();
+            t.seen_kv = rendered
+                .dependencies
+                .iter()
+                .filter_map(|d| watched_kv(d, datacenter))
+                .map(|path| {
+                    let generation = kv.and_then(|kv| kv.generation(&path));
+                    (path, generation)
                 })
                 .collect();
             t.complete = rendered.is_complete();
@@ -170,7 +196,7 @@ impl TaskTemplates {
         Ok(report)
     }
 
-    /// Keeps the catalog cache watching exactly what the templates read.
+    /// Keeps the catalog and KV caches watching exactly what the templates read.
     fn watch_what_is_read(&mut self) {
         if let Some(interest) = &mut self.interest {
             let names: BTreeSet<ServiceName> = self
@@ -179,6 +205,14 @@ impl TaskTemplates {
                 .flat_map(|t| t.seen.keys().cloned())
                 .collect();
             interest.set(names);
+        }
+        if let Some(interest) = &mut self.kv_interest {
+            let paths: BTreeSet<KvPath> = self
+                .templates
+                .iter()
+                .flat_map(|t| t.seen_kv.keys().cloned())
+                .collect();
+            interest.set(paths);
         }
     }
 
@@ -314,6 +348,7 @@ fn compile(
         mode,
         written: None,
         seen: BTreeMap::new(),
+        seen_kv: BTreeMap::new(),
         complete: false,
     })
 }

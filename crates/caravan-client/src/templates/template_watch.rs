@@ -1,5 +1,5 @@
-//! Keeps a running task's templates following the catalog: when a service they read
-//! changes, the affected templates are rendered again (after their `wait { min max }`
+//! Keeps a running task's templates following the catalog and the KV store: when a
+//! service or key they read changes, the affected templates are rendered again (after their `wait { min max }`
 //! quiescence), and when a file changed, its `change_mode` is carried out after a
 //! random `splay`: one restart when any changed template asks for it (restart covers
 //! signals, as in Nomad), else each distinct signal once, and each script.
@@ -9,9 +9,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use caravan_model::ChangeScript;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::changes::TemplateChanges;
 use super::task_templates::{ChangeMode, TaskTemplates};
 use crate::task_runner::Jitter;
 
@@ -36,7 +37,7 @@ impl TemplateWatch {
     /// Watches `templates` (already rendered once), updating `env` with their
     /// `env = true` output and sending what to do to `actions`. The splay is drawn
     /// from a generator seeded with `seed`. `None` when nothing can change them (no
-    /// catalog).
+    /// catalog and no KV store).
     pub fn spawn(
         templates: TaskTemplates,
         env: Arc<Mutex<BTreeMap<String, String>>>,
@@ -59,15 +60,15 @@ impl Drop for TemplateWatch {
 
 async fn watch_loop(
     mut templates: TaskTemplates,
-    mut changes: watch::Receiver<u64>,
+    mut changes: TemplateChanges,
     env: Arc<Mutex<BTreeMap<String, String>>>,
     mut jitter: Jitter,
     actions: mpsc::UnboundedSender<TemplateAction>,
 ) {
-    // The catalog may have moved between the first render and this watch.
+    // The caches may have moved between the first render and this watch.
     let mut look_now = true;
     loop {
-        if !std::mem::take(&mut look_now) && changes.changed().await.is_err() {
+        if !std::mem::take(&mut look_now) && !changes.changed().await {
             return;
         }
         let stale = templates.stale();
@@ -113,15 +114,15 @@ async fn watch_loop(
 }
 
 /// Waits until no change came for `min`, or `max` has passed since the first.
-async fn quiesce(changes: &mut watch::Receiver<u64>, min: Duration, max: Duration) {
+async fn quiesce(changes: &mut TemplateChanges, min: Duration, max: Duration) {
     let deadline = tokio::time::Instant::now() + max;
     loop {
         let quiet = tokio::time::sleep(min);
         tokio::select! {
             () = quiet => return,
             () = tokio::time::sleep_until(deadline) => return,
-            changed = changes.changed() => {
-                if changed.is_err() {
+            open = changes.changed() => {
+                if !open {
                     return;
                 }
             }

@@ -1,11 +1,12 @@
-//! A fake of the servers' catalog: registrations in memory, a blocking
-//! `watch_services`, and a record of every call, for the service and template tests.
+//! A fake of the servers' catalog and KV store: registrations and keys in memory,
+//! blocking `watch_services` and `watch_kv`, and a record of every call, for the
+//! service and template tests.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use caravan_client::{AllocUpdate, BoxFuture, ServerApi, ServerApiError};
+use caravan_client::{AllocUpdate, BoxFuture, KvPair, KvPath, ServerApi, ServerApiError};
 use caravan_model::{AllocId, Allocation, Node, NodeId, ServiceRegistration};
 use tokio::sync::watch;
 
@@ -18,11 +19,14 @@ pub enum CatalogCall {
     DeleteAlloc(String),
     /// The services asked about (`namespace/name`), and the index.
     Watch(Vec<String>, u64),
+    /// The KV paths asked about (`kv.get(key)`, `kv.list(prefix)`), and the index.
+    WatchKv(Vec<String>, u64),
 }
 
 #[derive(Debug, Default)]
 struct State {
     regs: BTreeMap<String, ServiceRegistration>,
+    kv: BTreeMap<String, KvPair>,
     index: u64,
     calls: Vec<CatalogCall>,
 }
@@ -65,6 +69,40 @@ impl FakeCatalog {
         });
     }
 
+    /// Sets a key, as a Consul API client would.
+    pub fn put_kv(&self, key: &str, value: &str) {
+        self.change(|s| {
+            let modify_index = s.index + 1;
+            s.kv.insert(
+                key.to_owned(),
+                KvPair {
+                    key: key.to_owned(),
+                    value: value.as_bytes().to_vec(),
+                    flags: 0,
+                    modify_index,
+                },
+            );
+        });
+    }
+
+    /// Deletes a key.
+    pub fn delete_kv(&self, key: &str) {
+        self.change(|s| {
+            s.kv.remove(key);
+        });
+    }
+
+    /// The KV watches asked so far: the paths of each, with its index.
+    pub fn kv_watches(&self) -> Vec<(Vec<String>, u64)> {
+        self.calls()
+            .into_iter()
+            .filter_map(|c| match c {
+                CatalogCall::WatchKv(paths, index) => Some((paths, index)),
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn regs(&self) -> Vec<ServiceRegistration> {
         self.state.lock().unwrap().regs.values().cloned().collect()
     }
@@ -85,7 +123,7 @@ impl FakeCatalog {
     pub fn writes(&self) -> Vec<CatalogCall> {
         self.calls()
             .into_iter()
-            .filter(|c| !matches!(c, CatalogCall::Watch(..)))
+            .filter(|c| !matches!(c, CatalogCall::Watch(..) | CatalogCall::WatchKv(..)))
             .collect()
     }
 
@@ -204,6 +242,30 @@ impl ServerApi for FakeCatalog {
             let _ =
                 tokio::time::timeout(wait, rx.wait_for(|i| min_index == 0 || *i > min_index)).await;
             Ok(self.answer(&names))
+        })
+    }
+
+    fn watch_kv(
+        &self,
+        paths: Vec<KvPath>,
+        min_index: u64,
+        wait: Duration,
+    ) -> BoxFuture<'_, Result<(Vec<KvPair>, u64), ServerApiError>> {
+        self.record(CatalogCall::WatchKv(
+            paths.iter().map(ToString::to_string).collect(),
+            min_index,
+        ));
+        Box::pin(async move {
+            let mut rx = self.index.subscribe();
+            let _ =
+                tokio::time::timeout(wait, rx.wait_for(|i| min_index == 0 || *i > min_index)).await;
+            let s = self.state.lock().unwrap();
+            let pairs =
+                s.kv.values()
+                    .filter(|p| paths.iter().any(|path| path.holds(&p.key)))
+                    .cloned()
+                    .collect();
+            Ok((pairs, s.index))
         })
     }
 }

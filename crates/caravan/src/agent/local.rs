@@ -1,19 +1,20 @@
 //! The in-process seams of a dev agent: the client reaches the server, and the HTTP
 //! API reaches the client, without a network hop.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use caravan_client::{
-    AllocRunnerError, AllocUpdate, BoxFuture, ClientAgent, ClientAgentError, ServerApi,
-    ServerApiError, TaskRunnerError,
+    AllocRunnerError, AllocUpdate, BoxFuture, ClientAgent, ClientAgentError, KvPair, KvPath,
+    ServerApi, ServerApiError, TaskRunnerError,
 };
 use caravan_drivers::DriverError;
 use caravan_http::{ClientApi, ClientApiError};
 use caravan_model::{AllocId, Allocation, Node, NodeId, ServiceRegistration};
-use caravan_server::{Server, ServerError};
-use caravan_state::{AllocClientUpdate, DEFAULT_NAMESPACE, Snapshot, Table};
+use caravan_server::{Server, ServerError, StateHandle};
+use caravan_state::{AllocClientUpdate, DEFAULT_NAMESPACE, KvEntry, Snapshot, Table};
 
 /// The client's view of a server in the same process.
 #[derive(Debug)]
@@ -138,27 +139,81 @@ impl ServerApi for LocalServer {
     ) -> BoxFuture<'_, Result<(Vec<ServiceRegistration>, u64), ServerApiError>> {
         Box::pin(async move {
             let state = self.0.state();
-            let now = state.snapshot();
-            let seen = watched_services(&now, &names);
-            // The client's view is of `min_index`: answer at once when the table moved
-            // past it, or when asked for a first answer.
-            if min_index == 0 || now.index(Table::Services) > min_index {
-                return Ok((seen, now.index(Table::Services).max(1)));
-            }
-            // Otherwise wake only for a change to these services, not to any other.
-            let deadline = tokio::time::Instant::now() + wait;
-            let mut index = now.index(Table::Services);
-            loop {
-                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-                let snap = state.wait_table(Table::Services, index, left).await;
-                index = snap.index(Table::Services);
-                let regs = watched_services(&snap, &names);
-                if regs != seen || left.is_zero() || tokio::time::Instant::now() >= deadline {
-                    return Ok((regs, index.max(1)));
-                }
-            }
+            Ok(
+                watch_table(state, Table::Services, min_index, wait, |snap| {
+                    watched_services(snap, &names)
+                })
+                .await,
+            )
         })
     }
+
+    fn watch_kv(
+        &self,
+        paths: Vec<KvPath>,
+        min_index: u64,
+        wait: Duration,
+    ) -> BoxFuture<'_, Result<(Vec<KvPair>, u64), ServerApiError>> {
+        Box::pin(async move {
+            let state = self.0.state();
+            Ok(watch_table(state, Table::Kv, min_index, wait, |snap| {
+                watched_kv(snap, &paths)
+            })
+            .await)
+        })
+    }
+}
+
+/// A blocking query on `table` for what `read` finds in it. The client's view is of
+/// `min_index`: the answer comes at once when the table moved past it, or when asked
+/// for a first answer (0); otherwise it comes when what `read` finds changes (not at
+/// every write to the table), or when `wait` has passed. The index is never 0.
+async fn watch_table<T: PartialEq>(
+    state: &StateHandle,
+    table: Table,
+    min_index: u64,
+    wait: Duration,
+    read: impl Fn(&Snapshot) -> T,
+) -> (T, u64) {
+    let now = state.snapshot();
+    let seen = read(&now);
+    if min_index == 0 || now.index(table) > min_index {
+        return (seen, now.index(table).max(1));
+    }
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut index = now.index(table);
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let snap = state.wait_table(table, index, left).await;
+        index = snap.index(table);
+        let found = read(&snap);
+        if found != seen || left.is_zero() || tokio::time::Instant::now() >= deadline {
+            return (found, index.max(1));
+        }
+    }
+}
+
+/// The entries of `paths` (one key, or every key under a prefix) in `snap`, each
+/// once, sorted by key.
+fn watched_kv(snap: &Snapshot, paths: &[KvPath]) -> Vec<KvPair> {
+    let mut pairs: BTreeMap<&str, &KvEntry> = BTreeMap::new();
+    for path in paths {
+        match path {
+            KvPath::Key(key) => pairs.extend(snap.kv_get(key).map(|e| (e.key.as_str(), e))),
+            KvPath::Prefix(prefix) => {
+                pairs.extend(snap.kv_list(prefix).map(|e| (e.key.as_str(), e)));
+            }
+        }
+    }
+    pairs
+        .into_values()
+        .map(|e| KvPair {
+            key: e.key.clone(),
+            value: e.value.clone(),
+            flags: e.flags,
+            modify_index: e.modify_index,
+        })
+        .collect()
 }
 
 /// The registrations of `names` (namespace, name; an empty name: every service of the
@@ -254,5 +309,75 @@ impl ClientApi for LocalClient {
             }
             Ok(serde_json::json!({ "ResourceUsage": null, "Tasks": {}, "Timestamp": 0 }))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use caravan_server::{LocalLog, ServerConfig, SystemClock};
+
+    use super::*;
+
+    fn server() -> LocalServer {
+        let state = StateHandle::default();
+        let log = Arc::new(LocalLog::new(state.clone()));
+        LocalServer(Server::new(
+            ServerConfig::default(),
+            state,
+            log,
+            Arc::new(SystemClock),
+        ))
+    }
+
+    #[tokio::test]
+    async fn watch_kv_answers_its_keys_and_prefixes_and_wakes_only_for_them() {
+        let local = server();
+        let set = |key: &'static str, value: &'static str| {
+            let server = local.0.clone();
+            async move {
+                server
+                    .kv_set(key, value.as_bytes().to_vec(), 0, None)
+                    .await
+                    .expect("kv set")
+            }
+        };
+        set("config/a", "1").await;
+        set("config/ab", "2").await;
+        set("app/x/y", "3").await;
+        let paths = vec![
+            KvPath::Key("config/a".into()),
+            KvPath::Prefix("app/".into()),
+            KvPath::Prefix("app/x".into()),
+        ];
+
+        // A first answer at once: `config/ab` is not the key, and an entry two
+        // prefixes hold is listed once.
+        let (pairs, index) = local
+            .watch_kv(paths.clone(), 0, Duration::from_secs(5))
+            .await
+            .expect("an answer");
+        let keys: Vec<&str> = pairs.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(keys, ["app/x/y", "config/a"]);
+        assert_eq!(pairs[1].value, b"1");
+        assert!(index > 0);
+
+        // A blocking query wakes for a change to its keys, not to another key.
+        let watch = local.watch_kv(paths.clone(), index, Duration::from_secs(30));
+        let write = async {
+            set("config/ab", "changed").await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            set("app/new", "4").await;
+        };
+        let ((pairs, next), ()) = tokio::join!(async { watch.await.expect("an answer") }, write);
+        let keys: Vec<&str> = pairs.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(keys, ["app/new", "app/x/y", "config/a"]);
+        assert!(next > index);
+
+        // Nothing changes: the wait runs out with the same answer.
+        let (same, _) = local
+            .watch_kv(paths, next, Duration::from_millis(100))
+            .await
+            .expect("an answer");
+        assert_eq!(same, pairs);
     }
 }

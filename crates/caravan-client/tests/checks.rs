@@ -291,10 +291,11 @@ async fn live_prober_runs_scripts_in_their_task_and_refuses_what_it_cannot_do() 
         prober.probe(&script).await,
         ProbeResult::failure("no script executor for task \"other\"")
     );
-    let grpc = spec("g", "grpc", 10, 1);
+    let mut grpc = spec("g", "grpc", 10, 1);
+    grpc.check.grpc_use_tls = true;
     assert_eq!(
         prober.probe(&grpc).await,
-        ProbeResult::failure("grpc checks are not supported yet")
+        ProbeResult::failure("grpc checks with TLS are not supported yet")
     );
     let mut https = spec("h", "http", 10, 1);
     https.check.protocol = "https".into();

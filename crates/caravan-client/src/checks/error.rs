@@ -9,7 +9,12 @@ pub enum CheckError {
     /// The job's check cannot be turned into a request (e.g. a header with a newline).
     #[error("invalid request: {0}")]
     InvalidRequest(String),
-    /// The server answered something that is not HTTP/1.x.
+    /// The HTTP/2 exchange of a grpc check failed (a server that does not speak
+    /// HTTP/2 without TLS ends up here).
+    #[error("http2: {0}")]
+    Http2(#[from] h2::Error),
+    /// The server answered something that is not HTTP/1.x, or not the gRPC health
+    /// protocol.
     #[error("malformed response: {0}")]
     MalformedResponse(String),
     /// The server closed the connection before the end of the response head.

@@ -1,4 +1,4 @@
-//! The [`Prober`] that really probes: http and tcp over the network, script checks
+//! The [`Prober`] that really probes: http, tcp and grpc over the network, script checks
 //! through the task's [`ScriptExecutor`].
 
 use std::collections::BTreeMap;
@@ -6,6 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::error::CheckError;
+use super::grpc::probe_grpc;
 use super::http::probe_http;
 use super::probe_result::ProbeResult;
 use super::prober::Prober;
@@ -49,8 +50,7 @@ impl LiveProber {
                     .to_string(),
                 ),
             },
-            // A gRPC health client needs HTTP/2 framing and protobuf; not written yet.
-            "grpc" => ProbeResult::failure("grpc checks are not supported yet"),
+            "grpc" => probe_grpc(check).await,
             other => ProbeResult::failure(format!("unknown check type {other:?}")),
         }
     }

@@ -1,4 +1,4 @@
-//! Service checks, run by the client: http, tcp and script probes on each check's
+//! Service checks, run by the client: http, tcp, script and grpc probes on each check's
 //! interval, Consul's status semantics (initial status, thresholds, warnings) and
 //! `check_restart`.
 //!
@@ -10,13 +10,15 @@
 //! [`FakeScriptExecutor`] for tests). [`CheckRunner`] is the loop that connects them
 //! and sends [`CheckEvent`]s to the allocation runner.
 //!
-//! Not here: resolving a check's address and port (the caller does it), gRPC and
-//! HTTPS probes (reported as failures saying so), following HTTP redirects.
+//! Not here: resolving a check's address and port (the caller does it), TLS for
+//! HTTPS and gRPC probes (reported as failures saying so), following HTTP redirects.
 
 mod error;
 mod event;
 mod fake_prober;
 mod fake_script;
+mod grpc;
+mod grpc_wire;
 mod handle;
 mod host_script;
 mod http;
@@ -36,6 +38,7 @@ pub use error::CheckError;
 pub use event::{CheckEvent, CheckUpdate, RestartRequest};
 pub use fake_prober::{FakeProber, ProbeCall};
 pub use fake_script::{FakeScriptExecutor, ScriptCall};
+pub use grpc::probe_grpc;
 pub use handle::CheckRunnerHandle;
 pub use host_script::HostScriptExecutor;
 pub use http::probe_http;

@@ -538,6 +538,8 @@ impl Agent {
                 "0",
                 "-consul-port",
                 "0",
+                "-dns-port",
+                "0",
                 "-data-dir",
             ])
             .arg(dir.join("data"))

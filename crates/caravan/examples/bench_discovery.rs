@@ -809,6 +809,8 @@ impl Agent {
                 "0",
                 "-consul-port",
                 "0",
+                "-dns-port",
+                "0",
                 "-data-dir",
             ])
             .arg(&data_dir)

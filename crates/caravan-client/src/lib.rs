@@ -65,7 +65,7 @@ pub use kv_watcher::{KvFeed, KvInterest, KvWatcher};
 pub use lifecycle::{Lifecycle, LifecycleAction, ShutdownReason, TaskRole};
 pub use port_claims::PortClaims;
 pub use restart::{EffectiveRestartPolicy, RestartDecision, RestartTracker, TaskOutcome};
-pub use server_api::{BoxFuture, ServerApi, ServerApiError};
+pub use server_api::{BoxFuture, ServerApi, ServerApiError, ServiceLists};
 pub use service_name::ServiceName;
 pub use service_watcher::{ServiceFeed, ServiceInterest, ServiceWatcher};
 pub use task_runner::{

@@ -1,6 +1,7 @@
 //! What the client needs from the servers. In dev mode the agent answers it in process;
 //! in a cluster an RPC client does.
 
+use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::future::Future;
 use std::pin::Pin;
@@ -12,6 +13,10 @@ use crate::{AllocUpdate, KvPair, KvPath};
 
 /// A boxed future, so the API can be a trait object.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The registrations of services, each sorted by id, keyed by (namespace, name) as
+/// they were asked for: what [`ServerApi::watch_services`] answers.
+pub type ServiceLists = BTreeMap<(String, String), Vec<ServiceRegistration>>;
 
 /// Why a call to the servers failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -67,11 +72,14 @@ pub trait ServerApi: Send + Sync + Debug {
         alloc: &'a AllocId,
     ) -> BoxFuture<'a, Result<(), ServerApiError>>;
 
-    /// The registrations of the services `names` (namespace, name; an empty name
-    /// stands for every service of the namespace), once the catalog has changed for
-    /// them since `min_index` or `wait` has passed (a blocking query), with the index
-    /// to wait on next. `min_index` 0 answers at once, and the index returned is never
-    /// 0. One query serves every template of a node: see [`ServiceWatcher`].
+    /// The registrations of the services of `names` (namespace, name; an empty name
+    /// stands for every service of the namespace) that changed since `min_index`,
+    /// once one of them has or `wait` has passed (a blocking query), with the index
+    /// to wait on next. Each changed service is answered whole (sorted by id, empty
+    /// when it has no instances) under its name as asked; one left out has not
+    /// changed, and when `wait` runs out there may be none. `min_index` 0 answers
+    /// every one of `names` at once, and the index returned is never 0. One query
+    /// serves every template of a node: see [`ServiceWatcher`].
     ///
     /// [`ServiceWatcher`]: crate::ServiceWatcher
     fn watch_services(
@@ -79,7 +87,7 @@ pub trait ServerApi: Send + Sync + Debug {
         names: Vec<(String, String)>,
         min_index: u64,
         wait: Duration,
-    ) -> BoxFuture<'_, Result<(Vec<ServiceRegistration>, u64), ServerApiError>>;
+    ) -> BoxFuture<'_, Result<(ServiceLists, u64), ServerApiError>>;
 
     /// The KV entries under `paths` (each one key, or every key starting with a
     /// prefix), once the store has changed for them since `min_index` or `wait` has

@@ -2,8 +2,6 @@
 
 use std::fmt;
 
-use caravan_model::ServiceRegistration;
-
 /// A watched service: its namespace and name. An empty name stands for every service
 /// of the namespace (what `nomadServices` lists).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -28,15 +26,6 @@ impl ServiceName {
     /// Every service of `namespace`.
     pub fn all_in(namespace: &str) -> Self {
         Self::new(namespace, "")
-    }
-
-    pub(crate) fn holds(&self, reg: &ServiceRegistration) -> bool {
-        let namespace = if reg.namespace.is_empty() {
-            "default"
-        } else {
-            reg.namespace.as_str()
-        };
-        namespace == self.namespace && (self.name.is_empty() || self.name == reg.service_name)
     }
 }
 

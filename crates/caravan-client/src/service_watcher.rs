@@ -1,6 +1,8 @@
 //! The node's view of the service catalog, for its templates: one blocking query
 //! ([`ServerApi::watch_services`]) for every service any template of the node reads.
-//! See [`WatchCache`] for how readers declare what they read and learn of changes.
+//! The servers answer the services that changed, each as its own list, so that a
+//! change costs the services it touched, not the size of the catalog. See
+//! [`WatchCache`] for how readers declare what they read and learn of changes.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -13,7 +15,7 @@ use crate::watch_cache::{FeedAnswer, WatchCache, WatchFeed, WatchInterest};
 use crate::{BoxFuture, ServerApi, ServiceName};
 
 /// The per-node catalog cache: the registrations of each watched service, sorted by
-/// id.
+/// id, by service name (a read is a map lookup).
 pub type ServiceWatcher = WatchCache<ServiceFeed>;
 /// What one reader of the catalog cache watches.
 pub type ServiceInterest = WatchInterest<ServiceFeed>;
@@ -52,14 +54,16 @@ impl WatchFeed for ServiceFeed {
             .map(|n| (n.namespace.clone(), n.name.clone()))
             .collect();
         Box::pin(async move {
-            let (regs, index) = self.server.watch_services(asked, min_index, wait).await?;
-            let answer = keys
-                .iter()
-                .map(|name| {
-                    let mut mine: Vec<ServiceRegistration> =
-                        regs.iter().filter(|r| name.holds(r)).cloned().collect();
-                    mine.sort_by(|a, b| a.id.cmp(&b.id));
-                    (name.clone(), mine)
+            let (lists, index) = self.server.watch_services(asked, min_index, wait).await?;
+            // Only the services that changed: each list is taken as it is, keyed as
+            // asked, without a look at any other.
+            let answer = lists
+                .into_iter()
+                .map(|((namespace, name), mut regs)| {
+                    if !regs.is_sorted_by(|a, b| a.id <= b.id) {
+                        regs.sort_by(|a, b| a.id.cmp(&b.id));
+                    }
+                    (ServiceName::new(&namespace, &name), regs)
                 })
                 .collect::<BTreeMap<_, _>>();
             Ok((answer, index))

@@ -8,6 +8,10 @@
 //! A key that is declared but has not been answered yet reads as `None`: the template
 //! waits for it (consul-template's "every dependency returned once").
 //!
+//! A change costs what changed: a feed may answer only the keys whose data changed
+//! (the catalog does), and only those are compared and replaced; the others keep
+//! their answer and generation.
+//!
 //! [`ServiceFeed`]: crate::ServiceFeed
 //! [`KvFeed`]: crate::KvFeed
 
@@ -26,7 +30,7 @@ const WATCH_WAIT: Duration = Duration::from_secs(30);
 /// How long to wait before retrying a failed query.
 const RETRY_DELAY: Duration = Duration::from_millis(500);
 
-/// The answer to one key, per key, in one blocking query.
+/// The answers of one blocking query, per key (each key that changed, or every key).
 pub type FeedAnswer<K, V> = Result<(BTreeMap<K, V>, u64), ServerApiError>;
 
 /// One kind of server data a [`WatchCache`] holds, and the blocking query that reads
@@ -35,16 +39,17 @@ pub type FeedAnswer<K, V> = Result<(BTreeMap<K, V>, u64), ServerApiError>;
 pub trait WatchFeed: Clone + Send + Sync + fmt::Debug + 'static {
     /// What a reader asks for (a service name, a KV key or prefix).
     type Key: Clone + Ord + fmt::Debug + Send + Sync + 'static;
-    /// The answer for one key.
-    type Value: PartialEq + fmt::Debug + Send + Sync + 'static;
+    /// The answer for one key; the default is no data.
+    type Value: Default + PartialEq + fmt::Debug + Send + Sync + 'static;
     /// What is watched, for log lines ("services", "kv").
     const WHAT: &'static str;
 
-    /// One blocking query for every key of `keys`: an answer for each of them (empty
-    /// when there is no data: a key left out would stay unanswered), once the data
-    /// has changed for one of them since `min_index` or `wait` has passed, with the
-    /// index to wait on next. `min_index` 0 answers at once; the index returned is
-    /// never 0.
+    /// One blocking query for every key of `keys`, once the data has changed for
+    /// one of them since `min_index` or `wait` has passed: an answer for each key
+    /// whose data changed since `min_index` (it may answer the others too; a key left
+    /// out keeps its answer), with the index to wait on next. `min_index` 0 answers
+    /// every key at once (a key left out then has no data: the default value); the
+    /// index returned is never 0.
     fn fetch<'a>(
         &'a self,
         keys: &'a BTreeSet<Self::Key>,
@@ -188,9 +193,22 @@ impl<F: WatchFeed> WatchCache<F> {
         self.keys.send_replace(keys);
     }
 
-    /// Records an answer; wakes readers if anything changed. Keys no longer watched
-    /// are dropped.
-    fn store(&self, answer: BTreeMap<F::Key, F::Value>) {
+    /// Whether a key of `keys` has no answer yet (newly watched, or let go and
+    /// watched again): the next query must answer every key.
+    fn unanswered(&self, keys: &BTreeSet<F::Key>) -> bool {
+        let inner = self.lock();
+        keys.iter().any(|k| !inner.data.contains_key(k))
+    }
+
+    /// Records an answer (the keys it holds; the others keep theirs, except that a
+    /// first answer, to `whole`, covers each of them: one left out has no data);
+    /// wakes readers if anything changed. Keys no longer watched are dropped.
+    fn store(&self, mut answer: BTreeMap<F::Key, F::Value>, whole: Option<&BTreeSet<F::Key>>) {
+        for key in whole.into_iter().flatten() {
+            if !answer.contains_key(key) {
+                answer.insert(key.clone(), F::Value::default());
+            }
+        }
         let mut inner = self.lock();
         let next = inner.generation + 1;
         let mut changed = false;
@@ -218,15 +236,14 @@ impl<F: WatchFeed> WatchCache<F> {
     }
 }
 
-/// The blocking query, restarted (answered at once) whenever the watched set changes.
-/// Ends when the cache is dropped.
+/// The blocking query, restarted whenever the watched set changes: answered at once
+/// for every key when one has no answer yet, else on from where it was (a key let go
+/// needs nothing). Ends when the cache is dropped.
 async fn query_loop<F: WatchFeed>(
     cache: Weak<WatchCache<F>>,
     mut keys_rx: watch::Receiver<BTreeSet<F::Key>>,
 ) {
     let mut index = 0;
-    // What the index is about: another set of keys needs a first answer.
-    let mut answered = BTreeSet::new();
     loop {
         let keys = keys_rx.borrow_and_update().clone();
         if keys.is_empty() {
@@ -235,12 +252,14 @@ async fn query_loop<F: WatchFeed>(
             }
             continue;
         }
-        if keys != answered {
-            index = 0;
-        }
         let Some(this) = cache.upgrade() else {
             return;
         };
+        // Checked on every round, not only when the keys change: a key let go and
+        // watched again between two rounds lost its answer under the same set.
+        if this.unanswered(&keys) {
+            index = 0;
+        }
         let feed = this.feed.clone();
         drop(this);
         tokio::select! {
@@ -249,9 +268,8 @@ async fn query_loop<F: WatchFeed>(
                     let Some(this) = cache.upgrade() else {
                         return;
                     };
-                    this.store(values);
+                    this.store(values, (index == 0).then_some(&keys));
                     index = next;
-                    answered = keys;
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, what = F::WHAT, "watching failed; retrying");
@@ -308,16 +326,23 @@ impl<F: WatchFeed> Drop for WatchInterest<F> {
 mod tests {
     use super::*;
 
-    /// A feed over a watch channel of `key -> value`: a blocking query answers once
-    /// the channel's version is past `min_index`.
+    /// A feed over a watch channel of `key -> (index of its last change, value)`: a
+    /// blocking query answers once one of its keys changed past `min_index`, with
+    /// only the keys that did (every key that has a value for 0), as the catalog does.
     #[derive(Debug, Clone)]
-    struct FakeFeed(Arc<watch::Sender<(u64, BTreeMap<u32, String>)>>);
+    struct FakeFeed(Arc<watch::Sender<(u64, FakeData)>>);
+
+    type FakeData = BTreeMap<u32, (u64, String)>;
 
     impl FakeFeed {
+        fn new() -> Self {
+            Self(Arc::new(watch::channel((0, BTreeMap::new())).0))
+        }
+
         fn set(&self, key: u32, value: &str) {
             self.0.send_modify(|(index, data)| {
                 *index += 1;
-                data.insert(key, value.to_owned());
+                data.insert(key, (*index, value.to_owned()));
             });
         }
     }
@@ -333,12 +358,23 @@ mod tests {
             min_index: u64,
             wait: Duration,
         ) -> BoxFuture<'a, FeedAnswer<u32, Option<String>>> {
+            let moved =
+                move |data: &BTreeMap<u32, (u64, String)>| -> BTreeMap<u32, Option<String>> {
+                    keys.iter()
+                        .filter_map(|k| data.get(k).map(|v| (k, v)))
+                        .filter(|(_, (at, _))| min_index == 0 || *at > min_index)
+                        .map(|(k, (_, v))| (*k, Some(v.clone())))
+                        .collect()
+                };
             Box::pin(async move {
                 let mut rx = self.0.subscribe();
-                let _ = tokio::time::timeout(wait, rx.wait_for(|(i, _)| *i > min_index)).await;
-                let (index, data) = rx.borrow().clone();
-                let answer = keys.iter().map(|k| (*k, data.get(k).cloned())).collect();
-                Ok((answer, index.max(1)))
+                let _ = tokio::time::timeout(
+                    wait,
+                    rx.wait_for(|(_, data)| min_index == 0 || !moved(data).is_empty()),
+                )
+                .await;
+                let (index, data) = &*rx.borrow();
+                Ok((moved(data), index.max(&1).to_owned()))
             })
         }
     }
@@ -352,7 +388,7 @@ mod tests {
 
     #[tokio::test]
     async fn readers_share_one_watch_and_see_only_changes_to_their_keys() {
-        let feed = FakeFeed(Arc::new(watch::channel((0, BTreeMap::new())).0));
+        let feed = FakeFeed::new();
         feed.set(1, "a");
         let cache = WatchCache::new(feed.clone());
         let mut changes = cache.subscribe();
@@ -382,5 +418,38 @@ mod tests {
         assert!(cache.get(&1).is_none());
         assert!(cache.get(&2).is_some());
         assert_eq!(second.keys(), &BTreeSet::from([2]));
+    }
+
+    #[tokio::test]
+    async fn an_answer_of_some_keys_keeps_the_others_and_a_key_watched_again_is_answered() {
+        let feed = FakeFeed::new();
+        feed.set(1, "a");
+        feed.set(2, "b");
+        let cache = WatchCache::new(feed.clone());
+        let mut changes = cache.subscribe();
+        let mut reader = cache.interest();
+        reader.set(BTreeSet::from([1, 2, 3]));
+        next_change(&mut changes).await;
+        assert_eq!(
+            cache.get(&3).as_deref(),
+            Some(&None),
+            "a first answer covers all"
+        );
+        let (gen1, gen3) = (cache.generation(&1), cache.generation(&3));
+
+        // The feed answers key 2 alone: the others keep their answers and generations.
+        feed.set(2, "c");
+        next_change(&mut changes).await;
+        assert_eq!(cache.get(&2).as_deref(), Some(&Some("c".to_owned())));
+        assert_eq!(cache.get(&1).as_deref(), Some(&Some("a".to_owned())));
+        assert_eq!((cache.generation(&1), cache.generation(&3)), (gen1, gen3));
+
+        // Why: let go and watched again before the query loop looks, the set is the
+        // same but the key lost its answer; it must not wait for its next change.
+        reader.set(BTreeSet::from([2, 3]));
+        reader.set(BTreeSet::from([1, 2, 3]));
+        assert!(cache.get(&1).is_none());
+        next_change(&mut changes).await;
+        assert_eq!(cache.get(&1).as_deref(), Some(&Some("a".to_owned())));
     }
 }

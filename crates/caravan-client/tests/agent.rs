@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use caravan_client::{
     AllocUpdate, BoxFuture, ClientAgent, ClientAgentError, ClientConfig, ClientPlugins,
-    ContainerCall, FakeContainerRuntime, KvPair, KvPath, ServerApi, ServerApiError,
+    ContainerCall, FakeContainerRuntime, KvPair, KvPath, ServerApi, ServerApiError, ServiceLists,
 };
 use caravan_drivers::{FakeCall, FakeDriver, TaskDriver};
 use caravan_model::{AllocId, Allocation, Node, NodeId, ServiceRegistration};
@@ -158,12 +158,12 @@ impl ServerApi for FakeServer {
         _names: Vec<(String, String)>,
         min_index: u64,
         wait: Duration,
-    ) -> BoxFuture<'_, Result<(Vec<ServiceRegistration>, u64), ServerApiError>> {
+    ) -> BoxFuture<'_, Result<(ServiceLists, u64), ServerApiError>> {
         Box::pin(async move {
             if min_index > 0 {
                 tokio::time::sleep(wait).await;
             }
-            Ok((Vec::new(), 1))
+            Ok((ServiceLists::new(), 1))
         })
     }
 

@@ -71,6 +71,38 @@ impl Snapshot {
         )
     }
 
+    /// The raft index of the last change to the instances of one service (`name`
+    /// empty: of any service of the namespace). A service or namespace without
+    /// instances answers the last index at which one lost its last instance, so the
+    /// answer never goes down and moves whenever the instances change: a blocking
+    /// query on a few services waits until it is above the index it last saw. At
+    /// most [`Snapshot::index`] of [`Table::Services`](crate::Table::Services).
+    pub fn service_index(&self, namespace: &str, name: &str) -> u64 {
+        let found = if name.is_empty() {
+            self.tables
+                .namespace_service_indexes
+                .get(ServiceKey::new(namespace, "").namespace.as_str())
+        } else {
+            self.tables
+                .service_indexes
+                .get(&ServiceKey::new(namespace, name))
+        };
+        found.copied().unwrap_or(self.tables.services_extinct_index)
+    }
+
+    /// Every registration of a namespace, by service name then id.
+    pub fn services_in_namespace<'a>(
+        &'a self,
+        namespace: &str,
+    ) -> impl Iterator<Item = &'a ServiceRegistration> + use<'a> {
+        let from = ServiceKey::new(namespace, "");
+        self.tables
+            .services_by_name
+            .range(from.clone()..)
+            .take_while(move |(key, _)| key.namespace == from.namespace)
+            .flat_map(|(_, ids)| self.ids_to_services(Some(ids)))
+    }
+
     /// An allocation's registrations, sorted by id.
     pub fn services_by_alloc<'a>(
         &'a self,

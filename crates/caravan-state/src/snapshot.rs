@@ -57,6 +57,17 @@ pub(crate) struct Tables {
     /// terminal.
     pub services: OrdMap<String, Arc<ServiceRegistration>>,
     pub services_by_name: OrdMap<ServiceKey, OrdSet<String>>,
+    /// The raft index of the last change to each service with instances (one added,
+    /// changed or removed): what a blocking query on a few services waits on, instead
+    /// of comparing the catalog. A service without instances has no entry.
+    pub service_indexes: OrdMap<ServiceKey, u64>,
+    /// The same for each namespace with instances: the last change to any of its
+    /// services.
+    pub namespace_service_indexes: OrdMap<String, u64>,
+    /// The raft index at which a service or a namespace last lost its last instance:
+    /// the index of every service and namespace without an entry above. Kept instead
+    /// of entries for the services gone, which would pile up.
+    pub services_extinct_index: u64,
     pub services_by_alloc: OrdMap<AllocId, OrdSet<String>>,
     /// Every registration on a node (an allocation's or an agent's), by id.
     pub services_on_node: OrdMap<NodeId, OrdSet<String>>,

@@ -1,12 +1,15 @@
 //! A fake of the servers' catalog and KV store: registrations and keys in memory,
-//! blocking `watch_services` and `watch_kv`, and a record of every call, for the
-//! service and template tests.
+//! blocking `watch_services` (on each service's own index, answering the services
+//! that changed, as the servers do) and `watch_kv`, and a record of every call, for
+//! the service and template tests.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use caravan_client::{AllocUpdate, BoxFuture, KvPair, KvPath, ServerApi, ServerApiError};
+use caravan_client::{
+    AllocUpdate, BoxFuture, KvPair, KvPath, ServerApi, ServerApiError, ServiceLists,
+};
 use caravan_model::{AllocId, Allocation, Node, NodeId, ServiceRegistration};
 use tokio::sync::watch;
 
@@ -26,9 +29,48 @@ pub enum CatalogCall {
 #[derive(Debug, Default)]
 struct State {
     regs: BTreeMap<String, ServiceRegistration>,
+    /// The index of the last change to each service (namespace, name) and, under an
+    /// empty name, to each namespace; kept for services gone too.
+    service_indexes: BTreeMap<(String, String), u64>,
     kv: BTreeMap<String, KvPair>,
     index: u64,
     calls: Vec<CatalogCall>,
+}
+
+impl State {
+    /// Each service's instances, and each namespace's (under an empty name).
+    fn by_service(&self) -> BTreeMap<(String, String), Vec<ServiceRegistration>> {
+        let mut out: BTreeMap<(String, String), Vec<ServiceRegistration>> = BTreeMap::new();
+        for reg in self.regs.values() {
+            let ns = reg.namespace.clone();
+            out.entry((ns.clone(), reg.service_name.clone()))
+                .or_default()
+                .push(reg.clone());
+            out.entry((ns, String::new()))
+                .or_default()
+                .push(reg.clone());
+        }
+        out
+    }
+
+    fn service_index(&self, namespace: &str, name: &str) -> u64 {
+        self.service_indexes
+            .get(&(namespace.to_owned(), name.to_owned()))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// The watched services that changed since `min_index` (all of them for 0).
+    fn moved<'a>(
+        &self,
+        names: &'a [(String, String)],
+        min_index: u64,
+    ) -> Vec<&'a (String, String)> {
+        names
+            .iter()
+            .filter(|(ns, name)| min_index == 0 || self.service_index(ns, name) > min_index)
+            .collect()
+    }
 }
 
 /// The catalog, as far as one client can tell.
@@ -134,26 +176,34 @@ impl FakeCatalog {
     fn change(&self, f: impl FnOnce(&mut State)) {
         let index = {
             let mut s = self.state.lock().unwrap();
+            let before = s.by_service();
             f(&mut s);
             s.index += 1;
-            s.index
+            let index = s.index;
+            let after = s.by_service();
+            let moved: Vec<(String, String)> = before
+                .keys()
+                .chain(after.keys())
+                .filter(|k| before.get(*k) != after.get(*k))
+                .cloned()
+                .collect();
+            for key in moved {
+                s.service_indexes.insert(key, index);
+            }
+            index
         };
         self.index.send_replace(index);
     }
 
-    fn answer(&self, names: &[(String, String)]) -> (Vec<ServiceRegistration>, u64) {
+    fn answer(&self, names: &[(String, String)], min_index: u64) -> (ServiceLists, u64) {
         let s = self.state.lock().unwrap();
-        let regs = s
-            .regs
-            .values()
-            .filter(|r| {
-                names.iter().any(|(ns, name)| {
-                    *ns == r.namespace && (name.is_empty() || *name == r.service_name)
-                })
-            })
-            .cloned()
+        let mut by_service = s.by_service();
+        let lists = s
+            .moved(names, min_index)
+            .into_iter()
+            .map(|key| (key.clone(), by_service.remove(key).unwrap_or_default()))
             .collect();
-        (regs, s.index)
+        (lists, s.index)
     }
 }
 
@@ -232,16 +282,19 @@ impl ServerApi for FakeCatalog {
         names: Vec<(String, String)>,
         min_index: u64,
         wait: Duration,
-    ) -> BoxFuture<'_, Result<(Vec<ServiceRegistration>, u64), ServerApiError>> {
+    ) -> BoxFuture<'_, Result<(ServiceLists, u64), ServerApiError>> {
         self.record(CatalogCall::Watch(
             names.iter().map(|(ns, n)| format!("{ns}/{n}")).collect(),
             min_index,
         ));
         Box::pin(async move {
             let mut rx = self.index.subscribe();
-            let _ =
-                tokio::time::timeout(wait, rx.wait_for(|i| min_index == 0 || *i > min_index)).await;
-            Ok(self.answer(&names))
+            let moved = |_: &u64| {
+                let s = self.state.lock().unwrap();
+                !s.moved(&names, min_index).is_empty()
+            };
+            let _ = tokio::time::timeout(wait, rx.wait_for(moved)).await;
+            Ok(self.answer(&names, min_index))
         })
     }
 

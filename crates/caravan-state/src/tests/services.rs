@@ -188,6 +188,67 @@ fn renaming_a_registration_moves_it_between_services() {
 }
 
 #[test]
+fn each_service_has_an_index_that_moves_only_with_its_instances() {
+    // Why: a blocking query on a few services of a large catalog wakes on these
+    // indexes, not on every write to the catalog.
+    let mut s = store_with_allocs();
+    let index = |s: &StateStore, ns: &str, name: &str| s.snapshot().service_index(ns, name);
+    assert_eq!(index(&s, "default", "redis"), 0, "nothing yet");
+    assert_eq!(index(&s, "default", ""), 0);
+    s.apply(
+        4,
+        upsert(vec![reg("a1", "redis", &[]), reg("a1", "web", &[])]),
+    )
+    .expect("upsert");
+    assert_eq!(index(&s, "default", "redis"), 4);
+    assert_eq!(index(&s, "", "web"), 4, "empty namespace reads as default");
+    assert_eq!(index(&s, "default", ""), 4, "the namespace");
+
+    // An unchanged upsert moves nothing; a change moves its service and namespace.
+    s.apply(5, upsert(vec![reg("a1", "redis", &[])]))
+        .expect("same");
+    assert_eq!(index(&s, "default", "redis"), 4);
+    s.apply(6, upsert(vec![reg("a1", "redis", &["db"])]))
+        .expect("tagged");
+    assert_eq!(index(&s, "default", "redis"), 6);
+    assert_eq!(index(&s, "default", "web"), 4);
+    assert_eq!(index(&s, "default", ""), 6);
+
+    // A rename moves both services; the one left empty reads the extinct index,
+    // which never goes down, as does any other service without instances.
+    let mut renamed = reg("a1", "web", &[]);
+    renamed.service_name = "cache".to_owned();
+    s.apply(7, upsert(vec![renamed])).expect("renamed");
+    assert_eq!(index(&s, "default", "web"), 7);
+    assert_eq!(index(&s, "default", "cache"), 7);
+    assert_eq!(index(&s, "default", "redis"), 6);
+    assert_eq!(index(&s, "default", "nope"), 7);
+    assert_eq!(index(&s, "prod", ""), 7);
+
+    // Deleting instances moves their services; the namespace too.
+    s.apply(
+        8,
+        Command::DeleteServiceRegistrations {
+            ids: vec![reg_id("a1", "redis")],
+        },
+    )
+    .expect("delete");
+    assert_eq!(index(&s, "default", "redis"), 8);
+    assert_eq!(index(&s, "default", "cache"), 7);
+    assert_eq!(index(&s, "default", ""), 8);
+    let snap = s.snapshot();
+    assert_eq!(ids(snap.services_in_namespace("")), [reg_id("a1", "web")]);
+    assert_eq!(snap.services_in_namespace("prod").count(), 0);
+    assert!(index(&s, "default", "redis") <= snap.index(Table::Services));
+
+    // The last instance of the namespace goes with its allocation.
+    s.apply(9, client("a1", "complete")).expect("a1 done");
+    assert_eq!(index(&s, "default", "cache"), 9);
+    assert_eq!(index(&s, "default", ""), 9);
+    assert_eq!(index(&s, "default", "redis"), 9);
+}
+
+#[test]
 fn reads_by_name_alloc_job_node_and_the_service_list() {
     let mut s = store_with_allocs();
     s.apply(

@@ -280,6 +280,7 @@ impl Txn {
     /// Stores a validated registration with its indexes; an unchanged one changes
     /// nothing (watchers of the catalog stay asleep).
     fn store_service(&mut self, mut reg: ServiceRegistration) {
+        let mut moved_from = None;
         match self.tables.services.get(&reg.id).cloned() {
             Some(old) => {
                 reg.create_index = old.create_index;
@@ -288,14 +289,16 @@ impl Txn {
                     return;
                 }
                 self.unindex_service(&old);
+                moved_from = Some(ServiceKey::of(&old)).filter(|k| *k != ServiceKey::of(&reg));
             }
             None => reg.create_index = self.index,
         }
         reg.modify_index = self.index;
         let id = reg.id.clone();
+        let key = ServiceKey::of(&reg);
         self.tables
             .services_by_name
-            .entry(ServiceKey::of(&reg))
+            .entry(key.clone())
             .or_default()
             .insert(id.clone());
         if !reg.alloc_id.is_empty() {
@@ -321,7 +324,37 @@ impl Txn {
             self.tables.services_with_ttl.insert(id.clone());
         }
         self.tables.services.insert(id, Arc::new(reg));
+        if let Some(from) = moved_from {
+            self.service_changed(&from);
+        }
+        self.service_changed(&key);
         self.touch(Table::Services);
+    }
+
+    /// Stamps a service whose instances changed, and its namespace, with this index;
+    /// one left without instances loses its entry and moves the extinct index instead.
+    fn service_changed(&mut self, key: &ServiceKey) {
+        let index = self.index;
+        let tables = &mut self.tables;
+        if tables.services_by_name.contains_key(key) {
+            tables.service_indexes.insert(key.clone(), index);
+        } else {
+            tables.service_indexes.remove(key);
+            tables.services_extinct_index = index;
+        }
+        let namespace_lives = tables
+            .services_by_name
+            .range(ServiceKey::new(&key.namespace, "")..)
+            .next()
+            .is_some_and(|(k, _)| k.namespace == key.namespace);
+        if namespace_lives {
+            tables
+                .namespace_service_indexes
+                .insert(key.namespace.clone(), index);
+        } else {
+            tables.namespace_service_indexes.remove(&key.namespace);
+            tables.services_extinct_index = index;
+        }
     }
 
     /// Takes a stored registration out of every index (not out of the table).
@@ -344,6 +377,7 @@ impl Txn {
             return false;
         };
         self.unindex_service(&old);
+        self.service_changed(&ServiceKey::of(&old));
         self.touch(Table::Services);
         true
     }

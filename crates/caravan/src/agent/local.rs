@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use caravan_client::{
     AllocRunnerError, AllocUpdate, BoxFuture, ClientAgent, ClientAgentError, KvPair, KvPath,
-    ServerApi, ServerApiError, TaskRunnerError,
+    ServerApi, ServerApiError, ServiceLists, TaskRunnerError,
 };
 use caravan_drivers::DriverError;
 use caravan_http::{ClientApi, ClientApiError};
 use caravan_model::{AllocId, Allocation, Node, NodeId, ServiceRegistration};
 use caravan_server::{Server, ServerError, StateHandle};
-use caravan_state::{AllocClientUpdate, DEFAULT_NAMESPACE, KvEntry, Snapshot, Table};
+use caravan_state::{AllocClientUpdate, KvEntry, Snapshot, Table};
 
 /// The client's view of a server in the same process.
 #[derive(Debug)]
@@ -136,16 +136,8 @@ impl ServerApi for LocalServer {
         names: Vec<(String, String)>,
         min_index: u64,
         wait: Duration,
-    ) -> BoxFuture<'_, Result<(Vec<ServiceRegistration>, u64), ServerApiError>> {
-        Box::pin(async move {
-            let state = self.0.state();
-            Ok(
-                watch_table(state, Table::Services, min_index, wait, |snap| {
-                    watched_services(snap, &names)
-                })
-                .await,
-            )
-        })
+    ) -> BoxFuture<'_, Result<(ServiceLists, u64), ServerApiError>> {
+        Box::pin(async move { Ok(watch_services(self.0.state(), names, min_index, wait).await) })
     }
 
     fn watch_kv(
@@ -216,27 +208,55 @@ fn watched_kv(snap: &Snapshot, paths: &[KvPath]) -> Vec<KvPair> {
         .collect()
 }
 
-/// The registrations of `names` (namespace, name; an empty name: every service of the
-/// namespace) in `snap`.
-fn watched_services(snap: &Snapshot, names: &[(String, String)]) -> Vec<ServiceRegistration> {
-    let mut regs = Vec::new();
-    for (namespace, name) in names {
-        if name.is_empty() {
-            let namespace = if namespace.is_empty() {
-                DEFAULT_NAMESPACE
-            } else {
-                namespace
-            };
-            regs.extend(
-                snap.service_registrations()
-                    .filter(|r| r.namespace == namespace)
-                    .cloned(),
-            );
-        } else {
-            regs.extend(snap.service(namespace, name).cloned());
+/// A blocking query on the services `names` (namespace, name; an empty name: every
+/// service of the namespace), on each one's own index in the state
+/// ([`Snapshot::service_index`]): a write to other services does not wake it, and it
+/// answers only the services that changed since `min_index` (every one for 0, at
+/// once), each read by a lookup of its own. The index returned is the catalog's,
+/// never 0: a later change to any service is above it.
+async fn watch_services(
+    state: &StateHandle,
+    names: Vec<(String, String)>,
+    min_index: u64,
+    wait: Duration,
+) -> (ServiceLists, u64) {
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut snap = state.snapshot();
+    loop {
+        let index = snap.index(Table::Services);
+        let moved: Vec<&(String, String)> = names
+            .iter()
+            .filter(|(ns, name)| min_index == 0 || snap.service_index(ns, name) > min_index)
+            .collect();
+        let now = tokio::time::Instant::now();
+        if !moved.is_empty() || now >= deadline {
+            let lists = moved
+                .into_iter()
+                .map(|(ns, name)| ((ns.clone(), name.clone()), service_list(&snap, ns, name)))
+                .collect();
+            return (lists, index.max(1));
         }
+        snap = state
+            .wait_table(
+                Table::Services,
+                index,
+                deadline.saturating_duration_since(now),
+            )
+            .await;
     }
-    regs
+}
+
+/// The registrations of one service (an empty name: of every service of the
+/// namespace) in `snap`, sorted by id.
+fn service_list(snap: &Snapshot, namespace: &str, name: &str) -> Vec<ServiceRegistration> {
+    if name.is_empty() {
+        let mut regs: Vec<ServiceRegistration> =
+            snap.services_in_namespace(namespace).cloned().collect();
+        regs.sort_by(|a, b| a.id.cmp(&b.id));
+        regs
+    } else {
+        snap.service(namespace, name).cloned().collect()
+    }
 }
 
 /// The client's refusals in the HTTP API's terms: an unknown allocation or task is a
@@ -327,6 +347,101 @@ mod tests {
             log,
             Arc::new(SystemClock),
         ))
+    }
+
+    #[tokio::test]
+    async fn watch_services_wakes_for_its_services_and_answers_only_those_that_changed() {
+        let local = server();
+        let node = Node {
+            id: NodeId::new("n1"),
+            name: "n1".into(),
+            datacenter: "dc1".into(),
+            ..Node::default()
+        };
+        local.0.register_node(node).await.expect("node");
+        let register = |namespace: &'static str, name: &'static str, id: &'static str| {
+            let server = local.0.clone();
+            async move {
+                let reg = ServiceRegistration {
+                    id: id.into(),
+                    service_name: name.into(),
+                    namespace: namespace.into(),
+                    node_id: NodeId::new("n1"),
+                    address: "127.0.0.1".into(),
+                    port: 8080,
+                    ..ServiceRegistration::default()
+                };
+                server
+                    .consul_register_service(reg, false)
+                    .await
+                    .expect("register")
+            }
+        };
+        register("default", "redis", "redis-1").await;
+        register("default", "web", "web-1").await;
+        register("other", "redis", "other-redis-1").await;
+        let name = |ns: &str, n: &str| (ns.to_owned(), n.to_owned());
+        let names = vec![
+            name("default", "redis"),
+            name("default", "web"),
+            name("default", "nope"),
+            name("default", ""),
+        ];
+        let ids = |lists: &ServiceLists, ns: &str, n: &str| -> Vec<String> {
+            lists[&name(ns, n)].iter().map(|r| r.id.clone()).collect()
+        };
+
+        // A first answer at once, for every name: one without instances is empty,
+        // and an empty name lists the namespace.
+        let (lists, index) = local
+            .watch_services(names.clone(), 0, Duration::from_secs(5))
+            .await
+            .expect("an answer");
+        assert_eq!(lists.len(), 4);
+        assert_eq!(ids(&lists, "default", "redis"), ["redis-1"]);
+        assert!(ids(&lists, "default", "nope").is_empty());
+        assert_eq!(ids(&lists, "default", ""), ["redis-1", "web-1"]);
+        assert!(index > 0);
+
+        // A write to a service not watched (the same name in another namespace) does
+        // not wake the query; one to a watched service does, and only it and its
+        // namespace are answered.
+        let watch = local.watch_services(names.clone(), index, Duration::from_secs(30));
+        let write = async {
+            register("other", "redis", "other-redis-2").await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            register("default", "redis", "redis-2").await;
+        };
+        let ((lists, next), ()) = tokio::join!(async { watch.await.expect("an answer") }, write);
+        assert_eq!(
+            lists.keys().cloned().collect::<Vec<_>>(),
+            [name("default", ""), name("default", "redis")]
+        );
+        assert_eq!(ids(&lists, "default", "redis"), ["redis-1", "redis-2"]);
+        assert_eq!(ids(&lists, "default", ""), ["redis-1", "redis-2", "web-1"]);
+        assert!(next > index);
+
+        // Nothing changes: the wait runs out with nothing to answer.
+        let (lists, same) = local
+            .watch_services(names.clone(), next, Duration::from_millis(100))
+            .await
+            .expect("an answer");
+        assert!(lists.is_empty());
+        assert_eq!(same, next);
+
+        // The last instance of a service goes: it is answered empty.
+        local
+            .0
+            .consul_deregister_service(&NodeId::new("n1"), "web-1")
+            .await
+            .expect("deregister");
+        let (lists, _) = local
+            .watch_services(names, next, Duration::from_secs(5))
+            .await
+            .expect("an answer");
+        assert!(ids(&lists, "default", "web").is_empty());
+        assert_eq!(ids(&lists, "default", ""), ["redis-1", "redis-2"]);
+        assert!(!lists.contains_key(&name("default", "redis")));
     }
 
     #[tokio::test]

@@ -35,15 +35,22 @@
 //! `BENCH_AGENT_LOG_LEVEL=debug` runs the agent at that level and keeps its log (the path
 //! is printed), to see where the time goes.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+#[path = "support/mod.rs"]
+mod support;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use support::agent::Agent;
+use support::http::Http;
+use support::nomad::{BLOCK_WAIT, stop_job, stop_wait, wait_for_ready_node, wait_running};
+use support::stats::{missed, ms, percentile};
+use support::{Res, string, unix_nanos};
 
 /// Part 1: how many jobs are started.
 const VISIBLE_RUNS: usize = 50;
@@ -67,61 +74,15 @@ const STEP_DEADLINE: Duration = Duration::from_secs(60);
 const FILE_POLL: Duration = Duration::from_micros(500);
 /// How long the agent gets to print its addresses, and to exit after SIGINT.
 const AGENT_GRACE: Duration = Duration::from_secs(30);
-/// What a blocking query asks the server to wait at most.
-const BLOCK_WAIT: &str = "5s";
-/// The agent's log level, and whether its log is kept.
-const LOG_LEVEL_ENV: &str = "BENCH_AGENT_LOG_LEVEL";
-
-type Res<T> = Result<T, String>;
 
 fn main() -> ExitCode {
-    let binary = match caravan_binary() {
-        Ok(binary) => binary,
-        Err(e) => {
-            eprintln!("bench_discovery: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let mut agent = match Agent::start(&binary) {
-        Ok(agent) => agent,
-        Err(e) => {
-            eprintln!("bench_discovery: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = bench(&agent);
-    let stopped = agent.stop();
-    match result.and(stopped) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("bench_discovery: {e}");
-            eprintln!("{}", agent.log_tail());
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// `target/release/caravan`, beside `target/release/examples/` where this runs from.
-fn caravan_binary() -> Res<PathBuf> {
-    let exe = std::env::current_exe().map_err(|e| format!("locating this executable: {e}"))?;
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .ok_or_else(|| format!("{} has no grandparent directory", exe.display()))?;
-    let binary = dir.join("caravan");
-    if !binary.is_file() {
-        return Err(format!(
-            "{} not found: run `cargo build --release -p caravan` first",
-            binary.display()
-        ));
-    }
-    Ok(binary)
+    support::agent::run("bench_discovery", AGENT_GRACE, bench)
 }
 
 fn bench(agent: &Agent) -> Res<()> {
     let mut http = Http::new(agent.addr);
     let mut consul = Http::new(agent.consul_addr);
-    wait_for_ready_node(&mut http)?;
+    wait_for_ready_node(&mut http, AGENT_GRACE)?;
     visible(&mut http)?;
     rendered(agent, &mut http, &mut consul)?;
     at_scale(agent, &mut http, &mut consul)?;
@@ -145,7 +106,8 @@ fn visible(http: &mut Http) -> Res<()> {
         });
         from_started.push(Duration::from_nanos(started));
         from_register.push(registered);
-        stop_job(http, &id, &alloc).map_err(|e| format!("visible, run {run}: stopping: {e}"))?;
+        stop_job(http, &id, &alloc, STEP_DEADLINE)
+            .map_err(|e| format!("visible, run {run}: stopping: {e}"))?;
     }
     from_started.sort();
     from_register.sort();
@@ -169,33 +131,7 @@ fn visible(http: &mut Http) -> Res<()> {
 /// One job with a service: (task started -> visible in nanoseconds, registered ->
 /// visible, its allocation).
 fn visible_once(http: &mut Http, id: &str) -> Res<(i64, Duration, String)> {
-    let hcl = format!(
-        r#"job "{id}" {{
-  datacenters = ["dc1"]
-  group "web" {{
-    network {{
-      port "http" {{}}
-    }}
-    service {{
-      name     = "{id}"
-      provider = "nomad"
-      port     = "http"
-    }}
-    task "sleep" {{
-      driver = "raw_exec"
-      config {{
-        command = "/bin/sleep"
-        args    = ["600"]
-      }}
-      resources {{
-        cpu    = 20
-        memory = 16
-      }}
-    }}
-  }}
-}}
-"#
-    );
+    let hcl = service_job(id, "web", 1, id);
     let job = parse_job(http, &hcl)?;
     let start = Instant::now();
     let index = register_job(http, &job)?;
@@ -260,8 +196,8 @@ fn rendered(agent: &Agent, http: &mut Http, consul: &mut Http) -> Res<()> {
     let provider = format!("bench-x-{pid}");
     let watcher = format!("bench-watch-{pid}");
     let jobs = [
-        parse_job(http, &provider_job(&provider, 1))?,
-        parse_job(http, &provider_job(&provider, 2))?,
+        parse_job(http, &service_job(&provider, "x", 1, "bench-x"))?,
+        parse_job(http, &service_job(&provider, "x", 2, "bench-x"))?,
     ];
     let index = register_job(http, &jobs[0])?;
     wait_service(http, "bench-x", index, |i| i.len() == 1)?;
@@ -273,7 +209,7 @@ fn rendered(agent: &Agent, http: &mut Http, consul: &mut Http) -> Res<()> {
     .map(|(file, query)| template_block(file, &[query]));
     let watch_job = parse_job(http, &task_job(&watcher, &templates.concat()))?;
     register_job(http, &watch_job)?;
-    let alloc = wait_running(http, &watcher)?;
+    let alloc = running_alloc(http, &watcher)?;
     let local = agent
         .data_dir
         .join("alloc")
@@ -461,7 +397,7 @@ fn at_scale(agent: &Agent, http: &mut Http, consul: &mut Http) -> Res<()> {
         register_job(http, &job)?;
     }
     for a in 0..TEMPLATE_ALLOCS {
-        allocs.push(wait_running(http, &format!("bench-tmpl-{pid}-{a}"))?);
+        allocs.push(running_alloc(http, &format!("bench-tmpl-{pid}-{a}"))?);
     }
     let started = start.elapsed();
     let file = |t: usize| {
@@ -556,18 +492,19 @@ fn template_block(file: &str, reads: &[&str]) -> String {
     )
 }
 
-/// The job providing `bench-x`: `count` raw_exec tasks advertising it.
-fn provider_job(id: &str, count: usize) -> String {
+/// A job whose group `group` runs `count` raw_exec tasks (`/bin/sleep 600`) that
+/// advertise `service` (`provider = "nomad"`) on a dynamic port.
+fn service_job(id: &str, group: &str, count: usize, service: &str) -> String {
     format!(
         r#"job "{id}" {{
   datacenters = ["dc1"]
-  group "x" {{
+  group "{group}" {{
     count = {count}
     network {{
       port "http" {{}}
     }}
     service {{
-      name     = "bench-x"
+      name     = "{service}"
       provider = "nomad"
       port     = "http"
     }}
@@ -666,30 +603,9 @@ fn consul_put(consul: &mut Http, path: &str, body: Option<&Value>) -> Res<()> {
 }
 
 /// Waits until the job has a running allocation; its id.
-fn wait_running(http: &mut Http, job: &str) -> Res<String> {
-    let start = Instant::now();
-    let mut index = 0;
-    loop {
-        let path = format!("/v1/job/{job}/allocations?index={index}&wait={BLOCK_WAIT}");
-        let (next, allocs) = http.get_json(&path)?;
-        let allocs = allocs.as_array().cloned().unwrap_or_default();
-        if let Some(alloc) = allocs.iter().find(|a| a["ClientStatus"] == "running") {
-            return Ok(string(&alloc["ID"]));
-        }
-        if let Some(failed) = allocs
-            .iter()
-            .find(|a| matches!(a["ClientStatus"].as_str(), Some("failed" | "lost")))
-        {
-            return Err(format!(
-                "{job}: allocation {}: {}",
-                failed["ClientStatus"], failed["TaskStates"]
-            ));
-        }
-        if start.elapsed() > STEP_DEADLINE {
-            return Err(format!("{job}: not running after {STEP_DEADLINE:?}"));
-        }
-        index = index.max(next);
-    }
+fn running_alloc(http: &mut Http, job: &str) -> Res<String> {
+    let alloc = wait_running(http, job, 0, STEP_DEADLINE).map_err(|e| format!("{job}: {e}"))?;
+    Ok(string(&alloc["ID"]))
 }
 
 /// Purges a job and waits until none of its allocations runs.
@@ -703,431 +619,7 @@ fn purge(http: &mut Http, job: &str) -> Res<()> {
     let response = http.request("DELETE", &format!("/v1/job/{job}?purge=true"), None)?;
     response.expect_ok("DELETE /v1/job")?;
     for alloc in allocs {
-        stop_wait(http, &string(&alloc["ID"]), response.index)?;
+        stop_wait(http, &string(&alloc["ID"]), response.index, STEP_DEADLINE)?;
     }
     Ok(())
-}
-
-/// Purges the job and waits until its allocation has stopped.
-fn stop_job(http: &mut Http, id: &str, alloc: &str) -> Res<()> {
-    let stopped = http.request("DELETE", &format!("/v1/job/{id}?purge=true"), None)?;
-    stopped.expect_ok("DELETE /v1/job")?;
-    stop_wait(http, alloc, stopped.index)
-}
-
-fn stop_wait(http: &mut Http, alloc: &str, mut index: u64) -> Res<()> {
-    let start = Instant::now();
-    loop {
-        let path = format!("/v1/allocation/{alloc}?index={index}&wait={BLOCK_WAIT}");
-        let (next, alloc) = http.get_json(&path)?;
-        if !matches!(alloc["ClientStatus"].as_str(), Some("pending" | "running")) {
-            return Ok(());
-        }
-        if start.elapsed() > STEP_DEADLINE {
-            return Err(format!(
-                "still {} after {STEP_DEADLINE:?}",
-                alloc["ClientStatus"]
-            ));
-        }
-        index = index.max(next);
-    }
-}
-
-/// Waits until the agent's client node is registered and ready.
-fn wait_for_ready_node(http: &mut Http) -> Res<()> {
-    let deadline = Instant::now() + AGENT_GRACE;
-    let mut index = 0;
-    loop {
-        let (next, nodes) = http.get_json(&format!("/v1/nodes?index={index}&wait=1s"))?;
-        let ready = nodes
-            .as_array()
-            .is_some_and(|nodes| nodes.iter().any(|n| n["Status"] == "ready"));
-        if ready {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(format!("no ready node after {AGENT_GRACE:?}: {nodes}"));
-        }
-        index = next;
-    }
-}
-
-fn unix_nanos() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as i64)
-}
-
-/// The nearest-rank percentile of sorted samples.
-fn percentile(sorted: &[Duration], p: usize) -> Duration {
-    let rank = (sorted.len() * p).div_ceil(100).max(1);
-    sorted[rank - 1]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.1}", d.as_secs_f64() * 1000.0)
-}
-
-/// ` MISSED` when `value` is over `target`.
-fn missed(value: Duration, target: Duration) -> &'static str {
-    if value <= target { "" } else { " MISSED" }
-}
-
-fn string(v: &Value) -> String {
-    v.as_str().unwrap_or_default().to_owned()
-}
-
-// ---- The agent ----
-
-/// A dev agent running as a child process, stopped (SIGINT, then SIGKILL) when dropped.
-struct Agent {
-    child: Option<Child>,
-    addr: SocketAddr,
-    consul_addr: SocketAddr,
-    dir: PathBuf,
-    data_dir: PathBuf,
-    log: PathBuf,
-    keep_log: bool,
-    /// Clock ticks per second, for `/proc/<pid>/stat`.
-    ticks: u64,
-}
-
-impl Agent {
-    fn start(binary: &Path) -> Res<Self> {
-        let dir =
-            std::env::temp_dir().join(format!("caravan-bench-discovery-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-        let data_dir = dir.join("data");
-        let log = dir.join("agent.log");
-        let level = std::env::var(LOG_LEVEL_ENV).ok();
-        let mut command = Command::new(binary);
-        command
-            .args([
-                "agent",
-                "-dev",
-                "-http-port",
-                "0",
-                "-consul-port",
-                "0",
-                "-dns-port",
-                "0",
-                "-data-dir",
-            ])
-            .arg(&data_dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        if let Some(level) = &level {
-            command.args(["-log-level", level]);
-        }
-        let ticks = Command::new("getconf")
-            .arg("CLK_TCK")
-            .output()
-            .ok()
-            .and_then(|out| String::from_utf8_lossy(&out.stdout).trim().parse().ok())
-            .unwrap_or(100);
-        let mut child = command
-            .spawn()
-            .map_err(|e| format!("starting {}: {e}", binary.display()))?;
-        let stderr = child.stderr.take();
-        let unbound = SocketAddr::from(([127, 0, 0, 1], 0));
-        let mut agent = Self {
-            child: Some(child),
-            addr: unbound,
-            consul_addr: unbound,
-            dir,
-            data_dir,
-            log: log.clone(),
-            keep_log: level.is_some(),
-            ticks,
-        };
-        let stderr = stderr.ok_or("the agent's stderr is not piped")?;
-        let mut file =
-            std::fs::File::create(&log).map_err(|e| format!("creating {}: {e}", log.display()))?;
-        // Copies the agent's stderr to its log, and hands over both API addresses.
-        let (addr_tx, addr_rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                let trimmed = line.trim();
-                for (api, prefix) in [("http", "Bind Addrs: HTTP: "), ("consul", "Consul HTTP: ")] {
-                    if let Some(addr) = trimmed.strip_prefix(prefix) {
-                        let _ = addr_tx.send((api, addr.trim().to_owned()));
-                    }
-                }
-                let _ = writeln!(file, "{line}");
-            }
-        });
-        for _ in 0..2 {
-            let (api, addr) = addr_rx
-                .recv_timeout(AGENT_GRACE)
-                .map_err(|_| format!("the agent printed no API addresses\n{}", agent.log_tail()))?;
-            let addr: SocketAddr = addr
-                .parse()
-                .map_err(|e| format!("the agent's {api} address {addr:?}: {e}"))?;
-            match api {
-                "http" => agent.addr = addr,
-                _ => agent.consul_addr = addr,
-            }
-        }
-        if agent.keep_log {
-            eprintln!("agent log: {}", log.display());
-        }
-        Ok(agent)
-    }
-
-    /// The agent's user + system CPU time so far (`/proc/<pid>/stat`, its own threads,
-    /// not its tasks).
-    fn cpu(&self) -> Res<Duration> {
-        let pid = self.child.as_ref().ok_or("the agent is stopped")?.id();
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .map_err(|e| format!("reading the agent's /proc/{pid}/stat: {e}"))?;
-        // The fields after the command name (which may hold spaces), from `state`
-        // (field 3): utime and stime are fields 14 and 15.
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .map(|(_, rest)| rest.split_whitespace().collect())
-            .unwrap_or_default();
-        let field = |i: usize| -> Res<u64> {
-            fields
-                .get(i)
-                .and_then(|f| f.parse().ok())
-                .ok_or_else(|| format!("/proc/{pid}/stat: no field {}", i + 3))
-        };
-        let ticks = field(11)? + field(12)?;
-        Ok(Duration::from_secs_f64(ticks as f64 / self.ticks as f64))
-    }
-
-    /// SIGINT, so the agent stops its tasks; SIGKILL if it has not exited in time.
-    fn stop(&mut self) -> Res<()> {
-        let Some(mut child) = self.child.take() else {
-            return Ok(());
-        };
-        let pid = child.id().to_string();
-        let _ = Command::new("kill")
-            .args(["-INT", &pid])
-            .stderr(Stdio::null())
-            .status();
-        let deadline = Instant::now() + AGENT_GRACE;
-        loop {
-            match child.try_wait() {
-                Ok(Some(status)) if status.success() => return Ok(()),
-                Ok(Some(status)) => return Err(format!("the agent exited with {status}")),
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                _ => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    return Err(format!(
-                        "the agent ignored SIGINT for {AGENT_GRACE:?}: killed"
-                    ));
-                }
-            }
-        }
-    }
-
-    fn log_tail(&self) -> String {
-        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        let tail = lines[lines.len().saturating_sub(30)..].join("\n");
-        format!("--- last lines of the agent's log ---\n{tail}")
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.stop();
-        if !self.keep_log {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
-}
-
-// ---- HTTP ----
-
-/// A minimal HTTP/1.1 client on one keep-alive connection, opened again when the server
-/// has closed it.
-struct Http {
-    addr: SocketAddr,
-    conn: Option<BufReader<TcpStream>>,
-}
-
-struct Response {
-    status: u16,
-    index: u64,
-    body: Vec<u8>,
-}
-
-impl Response {
-    fn expect_ok(&self, what: &str) -> Res<&Self> {
-        if self.status == 200 {
-            Ok(self)
-        } else {
-            Err(format!(
-                "{what}: HTTP {}: {}",
-                self.status,
-                String::from_utf8_lossy(&self.body)
-            ))
-        }
-    }
-}
-
-impl Http {
-    fn new(addr: SocketAddr) -> Self {
-        Self { addr, conn: None }
-    }
-
-    /// `GET path`, expecting 200 and JSON: `X-Nomad-Index` and the body.
-    fn get_json(&mut self, path: &str) -> Res<(u64, Value)> {
-        let response = self.request("GET", path, None)?;
-        response.expect_ok(&format!("GET {path}"))?;
-        let body = serde_json::from_slice(&response.body)
-            .map_err(|e| format!("GET {path}: decoding the body: {e}"))?;
-        Ok((response.index, body))
-    }
-
-    fn request(&mut self, method: &str, path: &str, body: Option<&[u8]>) -> Res<Response> {
-        let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: caravan-bench\r\nAccept: */*\r\n",
-            self.addr
-        );
-        let body = body.unwrap_or_default();
-        if !body.is_empty() || method != "GET" {
-            head.push_str("Content-Type: application/json\r\n");
-            head.push_str(&format!("Content-Length: {}\r\n", body.len()));
-        }
-        head.push_str("\r\n");
-        let mut message = head.into_bytes();
-        message.extend_from_slice(body);
-        let reused = self.conn.is_some();
-        match self.exchange(&message) {
-            Ok(response) => Ok(response),
-            // The server closed an idle keep-alive connection before reading this
-            // request: send it again on a new one.
-            Err(Exchange::Closed) if reused => {
-                self.conn = None;
-                self.exchange(&message)
-                    .map_err(|e| e.describe(method, path))
-            }
-            Err(e) => {
-                self.conn = None;
-                Err(e.describe(method, path))
-            }
-        }
-    }
-
-    fn exchange(&mut self, message: &[u8]) -> Result<Response, Exchange> {
-        let conn = match &mut self.conn {
-            Some(conn) => conn,
-            None => {
-                let stream = TcpStream::connect(self.addr).map_err(Exchange::Io)?;
-                stream.set_nodelay(true).map_err(Exchange::Io)?;
-                self.conn.insert(BufReader::new(stream))
-            }
-        };
-        if conn.get_mut().write_all(message).is_err() {
-            return Err(Exchange::Closed);
-        }
-        let mut status_line = String::new();
-        match conn.read_line(&mut status_line) {
-            Ok(0) | Err(_) => return Err(Exchange::Closed),
-            Ok(_) => {}
-        }
-        let mut parts = status_line.split_whitespace();
-        let version = parts.next().unwrap_or_default().to_owned();
-        let status: u16 = parts
-            .next()
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| Exchange::Protocol(format!("bad status line {status_line:?}")))?;
-        let mut keep_alive = version == "HTTP/1.1";
-        let mut length = None;
-        let mut chunked = false;
-        let mut index = 0;
-        loop {
-            let mut line = String::new();
-            if conn.read_line(&mut line).map_err(Exchange::Io)? == 0 {
-                return Err(Exchange::Protocol(
-                    "connection closed in the headers".into(),
-                ));
-            }
-            let line = line.trim_end();
-            if line.is_empty() {
-                break;
-            }
-            let Some((name, value)) = line.split_once(':') else {
-                return Err(Exchange::Protocol(format!("bad header {line:?}")));
-            };
-            let value = value.trim();
-            match name.to_ascii_lowercase().as_str() {
-                "content-length" => length = value.parse::<usize>().ok(),
-                "transfer-encoding" => chunked = value.eq_ignore_ascii_case("chunked"),
-                "connection" => keep_alive = !value.eq_ignore_ascii_case("close"),
-                "x-nomad-index" => index = value.parse().unwrap_or(0),
-                _ => {}
-            }
-        }
-        let mut body = Vec::new();
-        if chunked {
-            read_chunked(conn, &mut body)?;
-        } else if let Some(length) = length {
-            body.resize(length, 0);
-            conn.read_exact(&mut body).map_err(Exchange::Io)?;
-        } else {
-            conn.read_to_end(&mut body).map_err(Exchange::Io)?;
-            keep_alive = false;
-        }
-        if !keep_alive {
-            self.conn = None;
-        }
-        Ok(Response {
-            status,
-            index,
-            body,
-        })
-    }
-}
-
-fn read_chunked(conn: &mut BufReader<TcpStream>, body: &mut Vec<u8>) -> Result<(), Exchange> {
-    loop {
-        let mut size = String::new();
-        conn.read_line(&mut size).map_err(Exchange::Io)?;
-        let size = size.trim_end().split(';').next().unwrap_or_default();
-        let size = usize::from_str_radix(size.trim(), 16)
-            .map_err(|_| Exchange::Protocol(format!("bad chunk size {size:?}")))?;
-        if size == 0 {
-            // Trailers, up to the empty line.
-            loop {
-                let mut line = String::new();
-                if conn.read_line(&mut line).map_err(Exchange::Io)? == 0
-                    || line.trim_end().is_empty()
-                {
-                    return Ok(());
-                }
-            }
-        }
-        let start = body.len();
-        body.resize(start + size, 0);
-        conn.read_exact(&mut body[start..]).map_err(Exchange::Io)?;
-        let mut crlf = [0u8; 2];
-        conn.read_exact(&mut crlf).map_err(Exchange::Io)?;
-    }
-}
-
-/// Why one request/response exchange failed.
-enum Exchange {
-    /// The connection was closed before any of the response arrived.
-    Closed,
-    Io(std::io::Error),
-    Protocol(String),
-}
-
-impl Exchange {
-    fn describe(self, method: &str, path: &str) -> String {
-        match self {
-            Self::Closed => format!("{method} {path}: the server closed the connection"),
-            Self::Io(e) => format!("{method} {path}: {e}"),
-            Self::Protocol(e) => format!("{method} {path}: {e}"),
-        }
-    }
 }

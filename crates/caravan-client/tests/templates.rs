@@ -13,23 +13,13 @@ use std::time::Duration;
 
 use caravan_client::AllocRunner;
 use caravan_drivers::{FakeCall, FakeDriver};
-use caravan_model::{
-    AllocId, Allocation, ServiceProvider, ServiceRegistration, Task, TaskEvent, Template,
-};
+use caravan_model::{AllocId, ServiceProvider, ServiceRegistration};
 use common::catalog::FakeCatalog;
 use common::*;
 use serde_json::json;
 
 const REDIS_ENV: &str =
     "{{ range nomadService \"redis\" }}DEMO_REDIS_ADDR={{ .Address }}:{{ .Port }}\n{{ end }}";
-
-fn template(data: &str, destination: &str) -> Template {
-    Template {
-        embedded_tmpl: Some(data.into()),
-        dest_path: Some(destination.into()),
-        ..Template::default()
-    }
-}
 
 fn redis(alloc: &str, port: u16) -> ServiceRegistration {
     let alloc_id = AllocId::new(alloc);
@@ -44,23 +34,6 @@ fn redis(alloc: &str, port: u16) -> ServiceRegistration {
         provider: ServiceProvider::Nomad,
         ..ServiceRegistration::default()
     }
-}
-
-fn app_alloc(id: &str, templates: Vec<Template>) -> Allocation {
-    let mut app: Task = task("app", "fake", json!({}));
-    app.templates = templates;
-    alloc(id, job("service", vec![app]))
-}
-
-fn starts(fake: &FakeDriver) -> usize {
-    fake.calls()
-        .iter()
-        .filter(|c| matches!(c, FakeCall::Start { .. }))
-        .count()
-}
-
-fn find_event<'a>(events: &'a [TaskEvent], kind: &str) -> Option<&'a TaskEvent> {
-    events.iter().find(|e| e.event_type == kind)
 }
 
 #[tokio::test]

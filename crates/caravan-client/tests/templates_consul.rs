@@ -15,45 +15,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use caravan_client::AllocRunner;
-use caravan_drivers::{FakeCall, FakeDriver};
+use caravan_drivers::FakeDriver;
 use caravan_model::{
-    AllocId, Allocation, HealthStatus, NodeId, ServiceProvider, ServiceRegistration, Task,
-    TaskEvent, Template,
+    AllocId, HealthStatus, NodeId, ServiceProvider, ServiceRegistration, Template,
 };
 use common::catalog::FakeCatalog;
 use common::*;
-use serde_json::json;
-
-fn template(data: &str, destination: &str) -> Template {
-    Template {
-        embedded_tmpl: Some(data.into()),
-        dest_path: Some(destination.into()),
-        ..Template::default()
-    }
-}
 
 fn noop(data: &str, destination: &str) -> Template {
     Template {
         change_mode: Some("noop".into()),
         ..template(data, destination)
     }
-}
-
-fn app_alloc(id: &str, templates: Vec<Template>) -> Allocation {
-    let mut app: Task = task("app", "fake", json!({}));
-    app.templates = templates;
-    alloc(id, job("service", vec![app]))
-}
-
-fn starts(fake: &FakeDriver) -> usize {
-    fake.calls()
-        .iter()
-        .filter(|c| matches!(c, FakeCall::Start { .. }))
-        .count()
-}
-
-fn find_event<'a>(events: &'a [TaskEvent], kind: &str) -> Option<&'a TaskEvent> {
-    events.iter().find(|e| e.event_type == kind)
 }
 
 fn file(dir: &tempfile::TempDir, alloc: &str, rel: &str) -> PathBuf {

@@ -8,40 +8,15 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 
 use serde_json::{Value, json};
 
+use support::fixtures::{
+    alloc_of, curl, docker_seed_skip_reason, host_ipv4, read_example, rendered_addrs, replace_once,
+    repo_dir,
+};
 use support::{Agent, free_port, hello_app_bin, path_str, ports_of, processes_with_env, wait_for};
-
-fn repo_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn read_example(rel: &str) -> String {
-    let path = repo_dir().join("examples").join(rel);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
-}
-
-/// `text` with `from` replaced by `to`, failing the test if `from` is not there once.
-#[track_caller]
-fn replace_once(text: &str, from: &str, to: &str) -> String {
-    assert_eq!(text.matches(from).count(), 1, "{from:?} once in:\n{text}");
-    text.replace(from, to)
-}
-
-/// `curl URL`: the status code and the body.
-fn curl(url: &str) -> (u16, String) {
-    let out = Command::new("curl")
-        .args(["-sS", "--max-time", "5", "-w", "\n%{http_code}", url])
-        .output()
-        .expect("run curl");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
-    (code.trim().parse().unwrap_or(0), body.to_owned())
-}
 
 /// A GET on the Consul port, on the address the agent binds (`-bind` too, unlike
 /// `Agent::consul`, which assumes 127.0.0.1), that must answer 200 with a JSON list.
@@ -67,24 +42,6 @@ fn health_addrs(entries: &[Value]) -> Vec<String> {
     out
 }
 
-/// The running allocation of `group` in `job`.
-#[track_caller]
-fn alloc_of(agent: &Agent, job: &str, group: &str) -> Value {
-    let id = wait_for(&format!("a running {group} allocation"), |last| {
-        let allocs = agent.job_allocs(job);
-        *last = support::summarize_allocs(&allocs);
-        allocs
-            .iter()
-            .find(|a| {
-                a["TaskGroup"] == group
-                    && a["DesiredStatus"] == "run"
-                    && a["ClientStatus"] == "running"
-            })
-            .and_then(|a| a["ID"].as_str().map(str::to_owned))
-    });
-    agent.alloc(&id)
-}
-
 /// A file of an allocation, through `/v1/client/fs/cat` (`None` until it exists).
 fn cat(agent: &Agent, alloc: &str, path: &str) -> Option<String> {
     let r = agent.get(&format!("/v1/client/fs/cat/{alloc}?path={path}"));
@@ -99,17 +56,6 @@ fn wait_file(agent: &Agent, alloc: &str, path: &str, done: impl Fn(&str) -> bool
         *last = format!("{text:?}");
         text.filter(|t| done(t))
     })
-}
-
-/// The `DEMO_REDIS_ADDR` values of the app's rendered file, sorted.
-fn rendered_addrs(text: &str) -> Vec<String> {
-    let mut addrs: Vec<String> = text
-        .lines()
-        .filter_map(|l| l.strip_prefix("DEMO_REDIS_ADDR="))
-        .map(str::to_owned)
-        .collect();
-    addrs.sort();
-    addrs
 }
 
 /// The raw_exec scenario 3 job (Consul flavour) with the hello-app binary built for
@@ -496,55 +442,12 @@ fn kv_through_the_consul_port_holds_back_and_then_follows_a_key_template() {
 
 // Docker: the seed unchanged.
 
-/// Why the docker seed cannot run here, if it cannot: no docker, its images missing
-/// (`scripts/build-images` makes them).
-fn docker_skip_reason() -> Option<String> {
-    static REASON: OnceLock<Option<String>> = OnceLock::new();
-    REASON
-        .get_or_init(|| {
-            let answers = Command::new("docker")
-                .arg("info")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success());
-            if !answers {
-                return Some("no Docker Engine answers here".to_owned());
-            }
-            let images = Command::new("docker")
-                .args(["image", "inspect", "redis:7", "mrkaran/hello-app:1.0.0"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success());
-            (!images).then(|| "the images are missing (run scripts/build-images)".to_owned())
-        })
-        .clone()
-}
-
-/// The host's own address on its default route (no packet is sent), if it has one:
-/// containers reach the host's published ports there, not on 127.0.0.1. Two
-/// documentation networks are tried, since the host may sit in one of them (where the
-/// first's broadcast address cannot be connected to).
-fn host_ipv4() -> Option<std::net::Ipv4Addr> {
-    ["192.0.2.255:9", "198.51.100.1:9"]
-        .iter()
-        .find_map(|target| {
-            let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
-            socket.connect(target).ok()?;
-            match socket.local_addr().ok()?.ip() {
-                std::net::IpAddr::V4(ip) if !ip.is_loopback() && !ip.is_unspecified() => Some(ip),
-                _ => None,
-            }
-        })
-}
-
 /// The seed `s3-consul-service.nomad` with docker, unchanged: redis in Consul's
 /// passing view, and the app container reaching it through the address its `service`
 /// template rendered (the node's: the agent binds the host's address).
 #[test]
 fn scenario_3_consul_docker_seed_unchanged() {
-    if let Some(reason) = docker_skip_reason() {
+    if let Some(reason) = docker_seed_skip_reason() {
         eprintln!("skipped: {reason}");
         return;
     }

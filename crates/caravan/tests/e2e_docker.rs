@@ -14,11 +14,12 @@
 
 mod support;
 
-use std::net::{Ipv4Addr, TcpListener, UdpSocket};
+use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
+use support::fixtures::{curl, host_ipv4, repo_dir};
 use support::{
     Agent, hello_app_bin, is_root, node_containers, path_str, ports_of, processes_with_env, signal,
     wait_for,
@@ -137,10 +138,6 @@ macro_rules! hold_static_ports {
 
 // Helpers.
 
-fn repo_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn seed(name: &str) -> PathBuf {
     repo_dir().join("examples/seeds").join(name)
 }
@@ -178,17 +175,6 @@ fn wait_redis_pong(host: &str, port: u16) {
     });
 }
 
-/// `curl URL`: the status code and the body.
-fn curl(url: &str) -> (u16, String) {
-    let out = Command::new("curl")
-        .args(["-sS", "--max-time", "5", "-w", "\n%{http_code}", url])
-        .output()
-        .expect("run curl");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
-    (code.trim().parse().unwrap_or(0), body.to_owned())
-}
-
 /// Waits until `url` answers 200; returns the body.
 fn wait_http_ok(url: &str) -> String {
     wait_for(&format!("{url} to answer 200"), |last| {
@@ -196,16 +182,6 @@ fn wait_http_ok(url: &str) -> String {
         *last = format!("{code} {body}");
         (code == 200).then_some(body)
     })
-}
-
-/// The host's own address on its default route (no packet is sent), if it has one.
-fn host_ipv4() -> Option<Ipv4Addr> {
-    let socket = UdpSocket::bind("0.0.0.0:0").ok()?;
-    socket.connect("192.0.2.255:9").ok()?;
-    match socket.local_addr().ok()?.ip() {
-        std::net::IpAddr::V4(ip) if !ip.is_loopback() && !ip.is_unspecified() => Some(ip),
-        _ => None,
-    }
 }
 
 fn docker_inspect(container: &str, format: &str) -> String {

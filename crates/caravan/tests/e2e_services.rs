@@ -7,29 +7,13 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::OnceLock;
-
 use serde_json::Value;
 
+use support::fixtures::{
+    alloc_of, curl, docker_seed_skip_reason, host_ipv4, read_example, rendered_addrs, replace_once,
+    repo_dir,
+};
 use support::{Agent, hello_app_bin, path_str, ports_of, wait_for};
-
-fn repo_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn read_example(rel: &str) -> String {
-    let path = repo_dir().join("examples").join(rel);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
-}
-
-/// `text` with `from` replaced by `to`, failing the test if `from` is not there once.
-#[track_caller]
-fn replace_once(text: &str, from: &str, to: &str) -> String {
-    assert_eq!(text.matches(from).count(), 1, "{from:?} once in:\n{text}");
-    text.replace(from, to)
-}
 
 /// The raw_exec scenario 3 job with the hello-app binary built for the tests and the
 /// redis group's `count`.
@@ -43,17 +27,6 @@ fn scenario_3(redis_count: u32) -> String {
         "{head}{}",
         tail.replacen("count = 1", &format!("count = {redis_count}"), 1)
     )
-}
-
-/// `curl URL`: the status code and the body.
-fn curl(url: &str) -> (u16, String) {
-    let out = Command::new("curl")
-        .args(["-sS", "--max-time", "5", "-w", "\n%{http_code}", url])
-        .output()
-        .expect("run curl");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
-    (code.trim().parse().unwrap_or(0), body.to_owned())
 }
 
 /// The instances of a service, from `/v1/service/:name` (with a query).
@@ -75,39 +48,14 @@ fn addresses(list: &[Value]) -> Vec<String> {
     out
 }
 
-/// The running allocation of `group` in `job`.
-#[track_caller]
-fn alloc_of(agent: &Agent, job: &str, group: &str) -> Value {
-    let id = wait_for(&format!("a running {group} allocation"), |last| {
-        let allocs = agent.job_allocs(job);
-        *last = support::summarize_allocs(&allocs);
-        allocs
-            .iter()
-            .find(|a| {
-                a["TaskGroup"] == group
-                    && a["DesiredStatus"] == "run"
-                    && a["ClientStatus"] == "running"
-            })
-            .and_then(|a| a["ID"].as_str().map(str::to_owned))
-    });
-    agent.alloc(&id)
-}
-
 /// The `DEMO_REDIS_ADDR` values of the app's rendered file, sorted.
-fn rendered_addrs(agent: &Agent, app_alloc: &str) -> Vec<String> {
+fn rendered_file_addrs(agent: &Agent, app_alloc: &str) -> Vec<String> {
     let file = agent
         .data_dir
         .join("alloc")
         .join(app_alloc)
         .join("app/secrets/config.env");
-    let text = std::fs::read_to_string(file).unwrap_or_default();
-    let mut addrs: Vec<String> = text
-        .lines()
-        .filter_map(|l| l.strip_prefix("DEMO_REDIS_ADDR="))
-        .map(str::to_owned)
-        .collect();
-    addrs.sort();
-    addrs
+    rendered_addrs(&std::fs::read_to_string(file).unwrap_or_default())
 }
 
 /// Waits until the app's file lists exactly the catalog's redis instances, and
@@ -116,7 +64,7 @@ fn rendered_addrs(agent: &Agent, app_alloc: &str) -> Vec<String> {
 fn wait_rendered(agent: &Agent, app_alloc: &str, n: usize) -> Vec<String> {
     wait_for(&format!("the app's file to list {n} redis"), |last| {
         let catalog = addresses(&instances(agent, "redis"));
-        let rendered = rendered_addrs(agent, app_alloc);
+        let rendered = rendered_file_addrs(agent, app_alloc);
         *last = format!("catalog {catalog:?}, file {rendered:?}");
         (catalog.len() == n && rendered == catalog).then_some(rendered)
     })
@@ -437,50 +385,13 @@ fn template_failures_are_refused_or_fail_the_task_with_a_clear_event() {
 
 // Docker: the seed unchanged.
 
-/// Why the docker seed cannot run here, if it cannot: no docker, its images missing
-/// (`scripts/build-images` makes them; `e2e_docker.rs` builds them when missing).
-fn docker_skip_reason() -> Option<String> {
-    static REASON: OnceLock<Option<String>> = OnceLock::new();
-    REASON
-        .get_or_init(|| {
-            let answers = Command::new("docker")
-                .arg("info")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success());
-            if !answers {
-                return Some("no Docker Engine answers here".to_owned());
-            }
-            let images = Command::new("docker")
-                .args(["image", "inspect", "redis:7", "mrkaran/hello-app:1.0.0"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success());
-            (!images).then(|| "the images are missing (run scripts/build-images)".to_owned())
-        })
-        .clone()
-}
-
-/// The host's own address on its default route (no packet is sent), if it has one:
-/// containers reach the host's published ports there, not on 127.0.0.1.
-fn host_ipv4() -> Option<std::net::Ipv4Addr> {
-    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
-    socket.connect("192.0.2.255:9").ok()?;
-    match socket.local_addr().ok()?.ip() {
-        std::net::IpAddr::V4(ip) if !ip.is_loopback() && !ip.is_unspecified() => Some(ip),
-        _ => None,
-    }
-}
-
 /// The seed `s3-nomad-service.nomad` with docker, unchanged: the app container
 /// reaches redis's container through the address the catalog advertises (the node's,
 /// so the agent binds the host's address rather than 127.0.0.1, which inside a
 /// container is the container).
 #[test]
 fn scenario_3_docker_seed_unchanged() {
-    if let Some(reason) = docker_skip_reason() {
+    if let Some(reason) = docker_seed_skip_reason() {
         eprintln!("skipped: {reason}");
         return;
     }

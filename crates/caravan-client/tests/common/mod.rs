@@ -11,10 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use caravan_client::{AllocRunner, AllocUpdate, ClientContext, FakeClock};
-use caravan_drivers::TaskDriver;
+use caravan_drivers::{FakeCall, FakeDriver, TaskDriver};
 use caravan_model::{
     AllocId, AllocatedPortMapping, Allocation, Job, Lifecycle, NetworkResource, Node, NodeId, Port,
-    RestartPolicy, Task, TaskGroup, TaskState,
+    RestartPolicy, Task, TaskEvent, TaskGroup, TaskState, Template,
 };
 use tokio::sync::watch;
 
@@ -198,4 +198,32 @@ pub async fn stop(runner: &mut AllocRunner) -> AllocUpdate {
         Ok(result) => result.unwrap(),
         Err(_) => panic!("allocation did not stop: {:?}", runner.current()),
     }
+}
+
+/// A template rendering `data` to `destination`, the other fields left to defaults.
+pub fn template(data: &str, destination: &str) -> Template {
+    Template {
+        embedded_tmpl: Some(data.into()),
+        dest_path: Some(destination.into()),
+        ..Template::default()
+    }
+}
+
+/// An allocation of a service job whose one task `app` (fake driver) has `templates`.
+pub fn app_alloc(id: &str, templates: Vec<Template>) -> Allocation {
+    let mut app: Task = task("app", "fake", serde_json::json!({}));
+    app.templates = templates;
+    alloc(id, job("service", vec![app]))
+}
+
+/// How many tasks the fake driver was asked to start.
+pub fn starts(fake: &FakeDriver) -> usize {
+    fake.calls()
+        .iter()
+        .filter(|c| matches!(c, FakeCall::Start { .. }))
+        .count()
+}
+
+pub fn find_event<'a>(events: &'a [TaskEvent], kind: &str) -> Option<&'a TaskEvent> {
+    events.iter().find(|e| e.event_type == kind)
 }

@@ -25,6 +25,8 @@ use std::time::{Duration, Instant};
 use caravan_net::{BridgeConfig, Ipv4Subnet, LinuxNetOps};
 use serde_json::Value;
 
+pub mod fixtures;
+
 /// How long any awaited condition may take before the test fails. Generous: CI
 /// machines run many tests at once.
 pub const DEADLINE: Duration = Duration::from_secs(20);

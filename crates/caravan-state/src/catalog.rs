@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use caravan_model::{AllocId, JobId, NodeId, ServiceRegistration};
 use imbl::OrdSet;
+use serde::{Deserialize, Serialize};
 
 use crate::{DEFAULT_NAMESPACE, ServiceSummary, Snapshot};
 
@@ -23,7 +24,7 @@ pub fn expired_ttl_checks(snapshot: &Snapshot, now: i64) -> Vec<(String, String)
 }
 
 /// A service's key: names are unique per namespace. Ordered by namespace, then name.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub(crate) struct ServiceKey {
     pub namespace: String,
     pub name: String,

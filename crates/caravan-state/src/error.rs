@@ -3,7 +3,10 @@
 use caravan_model::{AllocId, EvalId, JobId, NodeId};
 
 /// A command the store refused; the state is exactly as it was before.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+///
+/// It crosses the network (a follower's write answered by the leader), so it is
+/// serializable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum StateError {
     #[error("raft index {index} is not after the latest applied index {latest}")]
     StaleIndex { index: u64, latest: u64 },
@@ -41,7 +44,7 @@ pub enum StateError {
     )]
     ServiceAllocMismatch {
         id: String,
-        field: &'static str,
+        field: String,
         given: String,
         actual: String,
     },

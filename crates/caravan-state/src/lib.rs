@@ -19,6 +19,7 @@
 //! This crate must not do I/O or know about the network, the scheduler's policy or tokio.
 
 mod catalog;
+mod codec;
 mod command;
 mod error;
 mod kv;
@@ -34,6 +35,7 @@ mod txn;
 mod tests;
 
 pub use catalog::expired_ttl_checks;
+pub use codec::DecodeError;
 pub use command::{AllocClientUpdate, Command, PlanResult};
 pub use error::StateError;
 pub use kv::KvEntry;

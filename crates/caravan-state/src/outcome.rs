@@ -3,11 +3,12 @@
 use std::collections::BTreeSet;
 
 use caravan_model::{AllocId, EvalId};
+use serde::{Deserialize, Serialize};
 
 use crate::Table;
 
 /// The result of [`StateStore::apply`](crate::StateStore::apply).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApplyOutcome {
     /// The raft index the command was applied at.
     pub index: u64,

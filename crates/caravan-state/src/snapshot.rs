@@ -7,6 +7,7 @@ use caravan_model::{
     AllocId, Allocation, EvalId, Evaluation, Job, JobId, JobType, Node, NodeId, ServiceRegistration,
 };
 use imbl::{OrdMap, OrdSet};
+use serde::{Deserialize, Serialize};
 
 use crate::catalog::ServiceKey;
 use crate::table::TableIndexes;
@@ -19,7 +20,7 @@ pub const JOB_VERSIONS_KEPT: usize = 6;
 pub const DEFAULT_NAMESPACE: &str = "default";
 
 /// A job's key: jobs are unique per namespace.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub(crate) struct JobKey {
     pub namespace: String,
     pub id: JobId,
@@ -41,42 +42,62 @@ impl JobKey {
 
 /// Every table and index. Cloning it is a few reference-count increments: the maps are
 /// persistent B-trees sharing their nodes, and rows are `Arc`s.
-#[derive(Debug, Clone, Default, PartialEq)]
+///
+/// Serialized whole for Raft snapshots ([`Snapshot::encode`]). Maps are written as
+/// lists of pairs, since several are keyed by structs, which JSON objects cannot be.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Tables {
+    #[serde(with = "crate::codec::pairs")]
     pub jobs: OrdMap<JobKey, Arc<Job>>,
     /// Newest first, at most [`JOB_VERSIONS_KEPT`], the current version included.
+    #[serde(with = "crate::codec::pairs")]
     pub job_versions: OrdMap<JobKey, Arc<Vec<Arc<Job>>>>,
+    #[serde(with = "crate::codec::pairs")]
     pub evals: OrdMap<EvalId, Arc<Evaluation>>,
+    #[serde(with = "crate::codec::pairs")]
     pub evals_by_job: OrdMap<JobKey, OrdSet<EvalId>>,
+    #[serde(with = "crate::codec::pairs")]
     pub allocs: OrdMap<AllocId, Arc<Allocation>>,
+    #[serde(with = "crate::codec::pairs")]
     pub allocs_by_job: OrdMap<JobKey, OrdSet<AllocId>>,
+    #[serde(with = "crate::codec::pairs")]
     pub allocs_by_node: OrdMap<NodeId, OrdSet<AllocId>>,
+    #[serde(with = "crate::codec::pairs")]
     pub allocs_by_eval: OrdMap<EvalId, OrdSet<AllocId>>,
+    #[serde(with = "crate::codec::pairs")]
     pub nodes: OrdMap<NodeId, Arc<Node>>,
     /// Service registrations by id; only ever of allocations that exist and are not
     /// terminal.
+    #[serde(with = "crate::codec::pairs")]
     pub services: OrdMap<String, Arc<ServiceRegistration>>,
+    #[serde(with = "crate::codec::pairs")]
     pub services_by_name: OrdMap<ServiceKey, OrdSet<String>>,
     /// The raft index of the last change to each service with instances (one added,
     /// changed or removed): what a blocking query on a few services waits on, instead
     /// of comparing the catalog. A service without instances has no entry.
+    #[serde(with = "crate::codec::pairs")]
     pub service_indexes: OrdMap<ServiceKey, u64>,
     /// The same for each namespace with instances: the last change to any of its
     /// services.
+    #[serde(with = "crate::codec::pairs")]
     pub namespace_service_indexes: OrdMap<String, u64>,
     /// The raft index at which a service or a namespace last lost its last instance:
     /// the index of every service and namespace without an entry above. Kept instead
     /// of entries for the services gone, which would pile up.
     pub services_extinct_index: u64,
+    #[serde(with = "crate::codec::pairs")]
     pub services_by_alloc: OrdMap<AllocId, OrdSet<String>>,
     /// Every registration on a node (an allocation's or an agent's), by id.
+    #[serde(with = "crate::codec::pairs")]
     pub services_on_node: OrdMap<NodeId, OrdSet<String>>,
     /// Consul-provider registrations by service name, every namespace together (as
     /// Consul's catalog has no namespaces).
+    #[serde(with = "crate::codec::pairs")]
     pub consul_services_by_name: OrdMap<String, OrdSet<String>>,
     /// The registrations with at least one TTL check: what the TTL timer scans.
     pub services_with_ttl: OrdSet<String>,
     /// The key/value store, by key.
+    #[serde(with = "crate::codec::pairs")]
     pub kv: OrdMap<String, Arc<KvEntry>>,
     pub indexes: TableIndexes,
 }

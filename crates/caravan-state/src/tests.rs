@@ -9,6 +9,7 @@ use caravan_model::{
 
 use crate::*;
 
+mod codec;
 mod consul;
 mod services;
 

@@ -426,7 +426,7 @@ fn fill_or_match(
     } else {
         Err(StateError::ServiceAllocMismatch {
             id: id.to_owned(),
-            field,
+            field: field.to_owned(),
             given: given.clone(),
             actual: actual.to_owned(),
         })

@@ -6,8 +6,17 @@
 //!
 //! ```text
 //! cargo run --release -p caravan-dns --example bench_dns -- \
-//!     [--clients 2] [--server-threads 1] [--seconds 3] [--no-peers]
+//!     [--clients 2] [--server-threads 1] [--seconds 3] [--no-peers] [--one-socket] \
+//!     [--rounds 1]
 //! ```
+//!
+//! With `--rounds N` every server is measured N times in turn and the medians are
+//! reported (each round's figures go to stderr): on a shared machine, a load that
+//! comes and goes then weighs on all servers alike.
+//!
+//! `--server-threads N` gives every server N UDP workers: Caravan's `udp_workers`, each
+//! on its own `SO_REUSEPORT` socket (all on one socket with `--one-socket`), NSD's
+//! `server-count` with `reuseport`, Knot's `udp-workers`.
 //!
 //! Queries carry EDNS (payload 1232) so that every server returns all five addresses
 //! (without it Caravan returns three and sets TC, Consul's `udp_answer_limit`).
@@ -20,7 +29,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use caravan_dns::{CatalogCache, CatalogViewOwned, DnsConfig, serve};
+use caravan_dns::{CatalogCache, CatalogViewOwned, DnsConfig, serve_sockets};
 use caravan_model::{Node, NodeId, ServiceProvider, ServiceRegistration};
 use caravan_state::{Command as StateCommand, StateStore};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
@@ -31,6 +40,10 @@ const INSTANCES: usize = 5;
 const NODES: usize = 100;
 /// Queries in flight per client thread.
 const WINDOW: usize = 32;
+/// Sockets per client thread (the window spread over them): the kernel hands a query
+/// to one of a server's `SO_REUSEPORT` sockets by the sender's address and port, so a
+/// few senders could all land on one worker.
+const SOCKETS_PER_CLIENT: usize = 8;
 
 #[derive(Debug, Clone, Copy)]
 struct Args {
@@ -38,6 +51,8 @@ struct Args {
     server_threads: usize,
     seconds: u64,
     peers: bool,
+    one_socket: bool,
+    rounds: usize,
 }
 
 fn args() -> Args {
@@ -46,6 +61,8 @@ fn args() -> Args {
         server_threads: 1,
         seconds: 3,
         peers: true,
+        one_socket: false,
+        rounds: 1,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -59,6 +76,8 @@ fn args() -> Args {
             "--server-threads" => args.server_threads = value("--server-threads").max(1),
             "--seconds" => args.seconds = value("--seconds").max(1) as u64,
             "--no-peers" => args.peers = false,
+            "--one-socket" => args.one_socket = true,
+            "--rounds" => args.rounds = value("--rounds").max(1),
             other => panic!("unknown flag {other}"),
         }
     }
@@ -160,27 +179,57 @@ struct Caravan {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
+/// A UDP socket on `addr` with `SO_REUSEPORT`, so that more can join it.
+fn reuseport_socket(addr: SocketAddr) -> UdpSocket {
+    use nix::sys::socket::{
+        AddressFamily, SockFlag, SockType, SockaddrIn, bind, setsockopt, socket, sockopt,
+    };
+    use std::os::fd::AsRawFd;
+    let SocketAddr::V4(v4) = addr else {
+        panic!("the bench binds IPv4 loopback")
+    };
+    let fd = socket(
+        AddressFamily::Inet,
+        SockType::Datagram,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .expect("socket");
+    setsockopt(&fd, sockopt::ReusePort, &true).expect("SO_REUSEPORT");
+    bind(fd.as_raw_fd(), &SockaddrIn::from(v4)).expect("bind udp");
+    let socket = UdpSocket::from(fd);
+    socket.set_nonblocking(true).expect("nonblocking");
+    socket
+}
+
 impl Caravan {
-    fn start(threads: usize) -> Self {
+    /// Caravan's server with `threads` UDP workers, on as many sockets unless
+    /// `one_socket`; its tokio runtime has one thread (TCP, forwarding).
+    fn start(threads: usize, one_socket: bool) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads)
+            .worker_threads(1)
             .enable_all()
             .build()
             .expect("runtime");
         let (udp, tcp) = runtime.block_on(async {
             // UDP and TCP on one port, as clients falling back to TCP expect.
             for _ in 0..20 {
-                let udp = tokio::net::UdpSocket::bind("127.0.0.1:0")
-                    .await
-                    .expect("bind udp");
-                let addr = udp.local_addr().expect("addr");
+                let first = reuseport_socket(SocketAddr::from(([127, 0, 0, 1], 0)));
+                let addr = first.local_addr().expect("addr");
                 if let Ok(tcp) = tokio::net::TcpListener::bind(addr).await {
+                    let sockets = if one_socket { 1 } else { threads };
+                    let mut udp = vec![first];
+                    udp.extend((1..sockets).map(|_| reuseport_socket(addr)));
+                    let udp: Vec<_> = udp
+                        .into_iter()
+                        .map(|s| tokio::net::UdpSocket::from_std(s).expect("tokio socket"))
+                        .collect();
                     return (udp, tcp);
                 }
             }
             panic!("no loopback port free for both UDP and TCP");
         });
-        let addr = udp.local_addr().expect("addr");
+        let addr = udp[0].local_addr().expect("addr");
         // The agent's source: the newest snapshot under a read lock, indexed once per
         // catalog change by the cache.
         let store = Arc::new(RwLock::new(synthetic_store()));
@@ -191,10 +240,13 @@ impl Caravan {
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
-            let served =
-                runtime.block_on(serve(udp, tcp, source, DnsConfig::default(), async move {
-                    let _ = stopped.await;
-                }));
+            let config = DnsConfig {
+                udp_workers: threads,
+                ..DnsConfig::default()
+            };
+            let served = runtime.block_on(serve_sockets(udp, tcp, source, config, async move {
+                let _ = stopped.await;
+            }));
             if let Err(e) = served {
                 eprintln!("caravan dns server failed: {e}");
             }
@@ -226,8 +278,9 @@ struct Load {
     lost: u64,
 }
 
-/// `clients` threads, each keeping `WINDOW` queries in flight to `server` for
-/// `seconds`; every reply counts, and is checked for NOERROR with five answers.
+/// `clients` threads, each keeping `WINDOW` queries in flight to `server` from
+/// `SOCKETS_PER_CLIENT` sockets for `seconds`; every reply counts, and is checked for
+/// NOERROR with five answers.
 fn load(
     server: SocketAddr,
     clients: usize,
@@ -254,43 +307,63 @@ fn load(
 }
 
 fn client(server: SocketAddr, thread: usize, deadline: Instant, queries: &[Vec<u8>]) -> Load {
-    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind client");
-    socket.connect(server).expect("connect");
-    socket
-        .set_read_timeout(Some(Duration::from_millis(100)))
-        .expect("timeout");
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::os::fd::AsFd;
+    let sockets: Vec<UdpSocket> = (0..SOCKETS_PER_CLIENT)
+        .map(|_| {
+            let socket = UdpSocket::bind("127.0.0.1:0").expect("bind client");
+            socket.connect(server).expect("connect");
+            socket.set_nonblocking(true).expect("nonblocking");
+            socket
+        })
+        .collect();
+    let window = (WINDOW / SOCKETS_PER_CLIENT).max(1);
     let mut load = Load::default();
     let mut next = thread * 997;
     let mut id: u16 = 0;
-    let mut in_flight = 0usize;
+    let mut in_flight = [0usize; SOCKETS_PER_CLIENT];
     let mut packet = Vec::new();
     let mut buf = [0u8; 2048];
     while Instant::now() < deadline {
-        while in_flight < WINDOW {
-            packet.clear();
-            packet.extend_from_slice(&queries[next % queries.len()]);
-            packet[..2].copy_from_slice(&id.to_be_bytes());
-            next += 1;
-            id = id.wrapping_add(1);
-            if socket.send(&packet).is_err() {
-                break;
+        for (socket, in_flight) in sockets.iter().zip(&mut in_flight) {
+            while *in_flight < window {
+                packet.clear();
+                packet.extend_from_slice(&queries[next % queries.len()]);
+                packet[..2].copy_from_slice(&id.to_be_bytes());
+                next += 1;
+                id = id.wrapping_add(1);
+                if socket.send(&packet).is_err() {
+                    break;
+                }
+                *in_flight += 1;
             }
-            in_flight += 1;
         }
-        match socket.recv(&mut buf) {
-            Ok(n) => {
-                in_flight = in_flight.saturating_sub(1);
+        let mut fds: Vec<PollFd<'_>> = sockets
+            .iter()
+            .map(|s| PollFd::new(s.as_fd(), PollFlags::POLLIN))
+            .collect();
+        if !matches!(poll(&mut fds, PollTimeout::from(100u16)), Ok(n) if n > 0) {
+            // Nothing for 100 ms: whatever is in flight is lost.
+            load.lost += in_flight.iter().sum::<usize>() as u64;
+            in_flight = [0; SOCKETS_PER_CLIENT];
+            continue;
+        }
+        let ready: Vec<bool> = fds
+            .iter()
+            .map(|fd| fd.revents().is_some_and(|r| !r.is_empty()))
+            .collect();
+        for ((socket, in_flight), ready) in sockets.iter().zip(&mut in_flight).zip(ready) {
+            if !ready {
+                continue;
+            }
+            while let Ok(n) = socket.recv(&mut buf) {
+                *in_flight = in_flight.saturating_sub(1);
                 load.replies += 1;
                 let good =
                     n >= 12 && buf[3] & 0x0F == 0 && u16::from_be_bytes([buf[6], buf[7]]) == 5;
                 if !good {
                     load.wrong += 1;
                 }
-            }
-            Err(_) => {
-                // Timed out: whatever is in flight is lost.
-                load.lost += in_flight as u64;
-                in_flight = 0;
             }
         }
     }
@@ -354,7 +427,7 @@ fn dnsperf(server: SocketAddr, input: &Path, args: &Args) -> Option<f64> {
         ])
         .args([
             "-c",
-            &args.clients.to_string(),
+            &(args.clients * SOCKETS_PER_CLIENT).to_string(),
             "-T",
             &args.clients.to_string(),
         ])
@@ -402,7 +475,7 @@ fn wait_ready(server: SocketAddr, query: &[u8]) -> bool {
 }
 
 /// Starts a peer in a directory of its own under the given one.
-type StartPeer = fn(&Path) -> Option<Peer>;
+type StartPeer = fn(&Path, usize) -> Option<Peer>;
 
 /// A peer server we started: stopped with SIGTERM by its own pid (so that NSD takes
 /// its children with it), then reaped.
@@ -428,16 +501,19 @@ impl Drop for Peer {
     }
 }
 
-/// NSD with one server process and response rate limiting off (Debian builds it in, and
-/// at these rates it drops or truncates most replies).
-fn start_nsd(dir: &Path) -> Option<Peer> {
+/// NSD with `threads` server processes (on `SO_REUSEPORT` sockets when more than one)
+/// and response rate limiting off (Debian builds it in, and at these rates it drops or
+/// truncates most replies).
+fn start_nsd(dir: &Path, threads: usize) -> Option<Peer> {
     let dir = dir.join("nsd");
     std::fs::create_dir_all(&dir).ok()?;
     std::fs::write(dir.join("consul.zone"), zone_text()).ok()?;
     let port = free_port();
     let d = dir.display();
+    let reuseport = if threads > 1 { "yes" } else { "no" };
     let conf = format!(
-        "server:\n  ip-address: 127.0.0.1@{port}\n  port: {port}\n  server-count: 1\n  \
+        "server:\n  ip-address: 127.0.0.1@{port}\n  port: {port}\n  server-count: {threads}\n  \
+         reuseport: {reuseport}\n  \
          username: \"\"\n  zonesdir: \"{d}\"\n  database: \"\"\n  zonelistfile: \"{d}/zone.list\"\n  \
          xfrdfile: \"{d}/xfrd.state\"\n  xfrdir: \"{d}\"\n  pidfile: \"{d}/nsd.pid\"\n  \
          logfile: \"{d}/nsd.log\"\n  verbosity: 0\n  rrl-ratelimit: 0\n\
@@ -459,14 +535,15 @@ fn start_nsd(dir: &Path) -> Option<Peer> {
     })
 }
 
-fn start_knot(dir: &Path) -> Option<Peer> {
+/// Knot with `threads` UDP workers.
+fn start_knot(dir: &Path, threads: usize) -> Option<Peer> {
     let dir = dir.join("knot");
     std::fs::create_dir_all(dir.join("db")).ok()?;
     std::fs::write(dir.join("consul.zone"), zone_text()).ok()?;
     let port = free_port();
     let d = dir.display();
     let conf = format!(
-        "server:\n  rundir: \"{d}\"\n  listen: 127.0.0.1@{port}\n  udp-workers: 1\n  \
+        "server:\n  rundir: \"{d}\"\n  listen: 127.0.0.1@{port}\n  udp-workers: {threads}\n  \
          tcp-workers: 1\n  background-workers: 1\n\
          log:\n  - target: stderr\n    any: error\n\
          database:\n  storage: \"{d}/db\"\n\
@@ -500,6 +577,114 @@ fn report(name: &str, qps: f64, load: Load, args: &Args) {
     }
 }
 
+/// Where a server's CPU time is read: threads of this process whose name starts with
+/// a prefix (Caravan's UDP workers), or a process and its children (a peer).
+#[derive(Debug, Clone, Copy)]
+enum Cpu {
+    Threads(&'static str),
+    Process(u32),
+}
+
+/// `utime + stime` in clock ticks from a `/proc/.../stat` line, and its parent's pid.
+fn stat_ticks(stat: &str) -> Option<(u64, u32)> {
+    // The name is in parentheses and may hold spaces: count fields after it.
+    let (_, rest) = stat.rsplit_once(')')?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ppid = fields.get(1)?.parse().ok()?;
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime, ppid))
+}
+
+impl Cpu {
+    /// CPU time used so far, in clock ticks (10 ms on Linux).
+    fn ticks(self) -> u64 {
+        let read = |path: PathBuf| std::fs::read_to_string(path).ok();
+        match self {
+            Cpu::Threads(prefix) => std::fs::read_dir("/proc/self/task")
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter(|task| {
+                    read(task.path().join("comm")).is_some_and(|c| c.starts_with(prefix))
+                })
+                .filter_map(|task| read(task.path().join("stat")))
+                .filter_map(|stat| stat_ticks(&stat).map(|(t, _)| t))
+                .sum(),
+            Cpu::Process(pid) => {
+                // The process (all its threads) and its descendants (NSD forks its
+                // servers, not always straight from the process we started).
+                let mut procs: Vec<(u32, u32, u64)> = Vec::new();
+                for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+                    let Some(id) = entry
+                        .file_name()
+                        .to_str()
+                        .and_then(|n| n.parse::<u32>().ok())
+                    else {
+                        continue;
+                    };
+                    if let Some((ticks, ppid)) =
+                        read(entry.path().join("stat")).and_then(|s| stat_ticks(&s))
+                    {
+                        procs.push((id, ppid, ticks));
+                    }
+                }
+                let mut tree = vec![pid];
+                let mut total = 0;
+                while let Some(parent) = tree.pop() {
+                    for &(id, ppid, ticks) in &procs {
+                        if id == parent {
+                            total += ticks;
+                        }
+                        if ppid == parent {
+                            tree.push(id);
+                        }
+                    }
+                }
+                total
+            }
+        }
+    }
+}
+
+/// Server CPU microseconds per reply over a run that used `ticks` and got `replies`.
+fn cpu_us_per_query(ticks: u64, replies: f64) -> f64 {
+    // USER_HZ is 100 on every Linux this runs on.
+    ticks as f64 * 10_000.0 / replies.max(1.0)
+}
+
+/// One server under test and what each round measured: queries/s, and the server's CPU
+/// per query (which another load on the machine disturbs much less).
+struct Target {
+    name: &'static str,
+    addr: SocketAddr,
+    cpu: Cpu,
+    own: Vec<f64>,
+    own_cpu: Vec<f64>,
+    dnsperf: Vec<f64>,
+    dnsperf_cpu: Vec<f64>,
+}
+
+impl Target {
+    fn new(name: &'static str, addr: SocketAddr, cpu: Cpu) -> Self {
+        Self {
+            name,
+            addr,
+            cpu,
+            own: Vec::new(),
+            own_cpu: Vec::new(),
+            dnsperf: Vec::new(),
+            dnsperf_cpu: Vec::new(),
+        }
+    }
+}
+
+fn median(values: &[f64]) -> Option<f64> {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted.get(sorted.len() / 2).copied()
+}
+
 fn main() {
     let args = args();
     let queries = Arc::new(queries());
@@ -509,36 +694,38 @@ fn main() {
     let input = dnsperf_input(&dir);
 
     println!(
-        "# {SERVICES} services x {INSTANCES} instances; caravan server on {} tokio worker thread(s); \
-         peers with one worker; clients on the same {} core(s)",
+        "# {SERVICES} services x {INSTANCES} instances; caravan and peers with {} UDP worker(s){}; \
+         clients on the same {} core(s); {} round(s), medians",
         args.server_threads,
-        std::thread::available_parallelism().map_or(1, |n| n.get())
+        if args.one_socket && args.server_threads > 1 {
+            " (caravan's on one socket)"
+        } else {
+            ""
+        },
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        args.rounds,
     );
-    let mut figures: Vec<(&str, f64)> = Vec::new();
-    {
-        let server = Caravan::start(args.server_threads);
-        assert!(
-            wait_ready(server.addr, &queries[0]),
-            "caravan dns did not start"
-        );
-        let (qps, l) = load(server.addr, args.clients, args.seconds, &queries);
-        report("dns", qps, l, &args);
-        figures.push(("caravan", qps));
-        if has_dnsperf && let Some(qps) = dnsperf(server.addr, &input, &args) {
-            println!("dns (dnsperf): {qps:.0} queries/s");
-            figures.push(("caravan (dnsperf)", qps));
-        }
-    }
-
-    let mut available = Vec::new();
+    // Every server runs for the whole bench and is measured in turn, round after
+    // round, so that a change in the machine's load falls on all of them alike.
+    let caravan = Caravan::start(args.server_threads, args.one_socket);
+    assert!(
+        wait_ready(caravan.addr, &queries[0]),
+        "caravan dns did not start"
+    );
+    let mut targets = vec![Target::new(
+        "dns",
+        caravan.addr,
+        Cpu::Threads("caravan-dns-udp"),
+    )];
+    let mut peers = Vec::new();
     if args.peers {
-        let peers: [(&str, &str, StartPeer); 2] =
+        let starts: [(&str, &str, StartPeer); 2] =
             [("nsd", "-v", start_nsd), ("knotd", "-V", start_knot)];
-        for (program, flag, start) in peers {
+        for (program, flag, start) in starts {
             if !installed(program, flag) {
                 continue;
             }
-            let Some(peer) = start(&dir) else {
+            let Some(peer) = start(&dir, args.server_threads) else {
                 println!("{program}: could not start");
                 continue;
             };
@@ -546,27 +733,89 @@ fn main() {
                 println!("{}: did not answer", peer.name);
                 continue;
             }
-            available.push(peer.name);
-            let (qps, l) = load(peer.addr, args.clients, args.seconds, &queries);
-            report(peer.name, qps, l, &args);
-            figures.push((peer.name, qps));
-            if has_dnsperf && let Some(qps) = dnsperf(peer.addr, &input, &args) {
-                println!("{} (dnsperf): {qps:.0} queries/s", peer.name);
+            targets.push(Target::new(
+                peer.name,
+                peer.addr,
+                Cpu::Process(peer.child.id()),
+            ));
+            peers.push(peer);
+        }
+    }
+    for _ in 0..args.rounds {
+        for target in &mut targets {
+            let before = target.cpu.ticks();
+            let (qps, l) = load(target.addr, args.clients, args.seconds, &queries);
+            let cpu = cpu_us_per_query(target.cpu.ticks() - before, l.replies as f64);
+            if args.rounds > 1 {
+                eprintln!(
+                    "  {}: {qps:.0} queries/s, {cpu:.2} us CPU/query",
+                    target.name
+                );
+            }
+            if l.wrong > 0 || l.lost > 0 {
+                report(target.name, qps, l, &args);
+            }
+            target.own.push(qps);
+            target.own_cpu.push(cpu);
+            let before = target.cpu.ticks();
+            let started = Instant::now();
+            if has_dnsperf && let Some(qps) = dnsperf(target.addr, &input, &args) {
+                // dnsperf reports a rate over its own run; its replies are near enough
+                // rate x the time it ran.
+                let replies = qps * started.elapsed().as_secs_f64().min(args.seconds as f64);
+                let cpu = cpu_us_per_query(target.cpu.ticks() - before, replies);
+                if args.rounds > 1 {
+                    eprintln!(
+                        "  {} (dnsperf): {qps:.0} queries/s, {cpu:.2} us CPU/query",
+                        target.name
+                    );
+                }
+                target.dnsperf.push(qps);
+                target.dnsperf_cpu.push(cpu);
             }
         }
     }
-    let caravan = figures.first().map_or(0.0, |(_, q)| *q);
-    for (name, qps) in figures.iter().filter(|(n, _)| *n == "nsd" || *n == "knot") {
-        println!("caravan / {name}: {:.2}", caravan / qps);
+    for target in &targets {
+        if let Some(qps) = median(&target.own) {
+            report(target.name, qps, Load::default(), &args);
+        }
+        if let Some(qps) = median(&target.dnsperf) {
+            println!("{} (dnsperf): {qps:.0} queries/s", target.name);
+        }
+        if let (Some(own), Some(perf)) = (median(&target.own_cpu), median(&target.dnsperf_cpu)) {
+            println!(
+                "{} server CPU per query: {own:.2} us (dnsperf: {perf:.2} us)",
+                target.name
+            );
+        } else if let Some(own) = median(&target.own_cpu) {
+            println!("{} server CPU per query: {own:.2} us", target.name);
+        }
+    }
+    let ours = &targets[0];
+    for peer in &targets[1..] {
+        let ratio = |a: &[f64], b: &[f64]| Some(median(a)? / median(b)?);
+        if let Some(r) = ratio(&ours.own, &peer.own) {
+            print!("caravan / {}: {r:.2}", peer.name);
+            if let Some(r) = ratio(&ours.dnsperf, &peer.dnsperf) {
+                print!(" (dnsperf {r:.2})");
+            }
+            // Queries per CPU second, ours over theirs: the inverse of CPU per query.
+            if let Some(r) = ratio(&peer.own_cpu, &ours.own_cpu) {
+                print!("; per CPU second {r:.2}");
+            }
+            println!();
+        }
     }
     println!(
         "# peers available: {}{}",
-        if available.is_empty() {
+        if peers.is_empty() {
             "none".to_owned()
         } else {
-            available.join(", ")
+            peers.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")
         },
         if has_dnsperf { "; dnsperf" } else { "" }
     );
+    drop(peers);
+    drop(caravan);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -42,6 +42,10 @@ pub struct DnsConfig {
     pub tcp_max_connections: usize,
     /// A TCP connection idle this long is closed (10 s).
     pub tcp_idle_timeout: Duration,
+    /// How many threads read and answer UDP queries (1; not a Consul setting). Each
+    /// takes up to a core under load; with several, give each a socket of its own
+    /// ([`crate::serve_sockets`]) so that they do not contend for one receive queue.
+    pub udp_workers: usize,
 }
 
 impl Default for DnsConfig {
@@ -58,6 +62,7 @@ impl Default for DnsConfig {
             recursor_timeout: Duration::from_secs(2),
             tcp_max_connections: 128,
             tcp_idle_timeout: Duration::from_secs(10),
+            udp_workers: 1,
         }
     }
 }
@@ -101,6 +106,9 @@ impl DnsConfig {
         if self.datacenter.is_empty() || self.datacenter.len() > 63 || self.datacenter.contains('.')
         {
             return bad("the DNS datacenter must be one label of 1 to 63 bytes");
+        }
+        if self.udp_workers == 0 {
+            return bad("the DNS server needs at least one UDP worker");
         }
         Ok(())
     }
@@ -153,6 +161,11 @@ mod tests {
         assert!(with(&"x".repeat(64), "dc1").validate().is_err());
         assert!(with("consul", "dc.1").validate().is_err());
         assert!(with("cluster.local.", "east").validate().is_ok());
+        let no_workers = DnsConfig {
+            udp_workers: 0,
+            ..DnsConfig::default()
+        };
+        assert!(no_workers.validate().is_err());
     }
 
     #[test]

@@ -8,4 +8,8 @@ pub enum DnsError {
     Config(String),
     #[error("a DNS server task ended: {0}")]
     Task(#[from] tokio::task::JoinError),
+    #[error("a DNS UDP socket could not be set up: {0}")]
+    Socket(#[source] std::io::Error),
+    #[error("a DNS UDP worker thread panicked")]
+    UdpWorker,
 }

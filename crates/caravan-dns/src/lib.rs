@@ -6,9 +6,11 @@
 //! answer shuffle seeded by the caller. Queries are read with hickory-proto (robust
 //! against anything on the wire); replies are written by our own small encoder
 //! (`wire.rs`), which is several times faster for the few record shapes we send. [`serve`]
-//! is the server: UDP and TCP sockets handed in bound, the current catalog taken from a
-//! closure on every query, a bound on TCP connections, and forwarding to recursors when
-//! configured.
+//! is the server: UDP and TCP sockets handed in bound, UDP read and answered in batches
+//! (`recvmmsg`/`sendmmsg`) by worker threads of their own (`udp.rs`;
+//! [`serve_sockets`] gives each an `SO_REUSEPORT` socket), the current catalog taken
+//! from a closure for every UDP batch and TCP query, a bound on TCP connections, and
+//! forwarding to recursors when configured.
 //!
 //! [`CatalogView`] keeps the resolver apart from the state store; [`SnapshotCatalog`]
 //! adapts a state snapshot to it and [`CatalogCache`] reuses one until the catalog
@@ -34,6 +36,7 @@ mod service_instance;
 mod shuffle;
 mod snapshot_catalog;
 mod transport;
+mod udp;
 mod wire;
 
 #[cfg(test)]
@@ -46,7 +49,7 @@ pub use error::DnsError;
 pub use memory_catalog::MemoryCatalog;
 pub use node_entry::NodeEntry;
 pub use resolver::{Resolution, answer, resolve};
-pub use server::serve;
+pub use server::{serve, serve_sockets};
 pub use service_instance::ServiceInstance;
 pub use snapshot_catalog::SnapshotCatalog;
 pub use transport::Transport;

@@ -2,6 +2,7 @@
 //! and what tests, the benchmark and the fuzz target fill by hand.
 
 use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
 
 use caravan_model::HealthStatus;
 
@@ -23,6 +24,8 @@ pub struct MemoryCatalog {
 struct Node {
     name: String,
     address: String,
+    /// `address` parsed, when it is an IP address.
+    ip: Option<IpAddr>,
     datacenter: String,
     meta: BTreeMap<String, String>,
 }
@@ -37,6 +40,8 @@ struct Instance {
     /// Its own datacenter; its node's when absent.
     datacenter: Option<String>,
     address: String,
+    /// `address` parsed, when it is an IP address.
+    ip: Option<IpAddr>,
     port: u16,
     tags: Vec<String>,
     health: HealthStatus,
@@ -63,6 +68,7 @@ impl MemoryCatalog {
         let node = Node {
             name: name.to_owned(),
             address: address.to_owned(),
+            ip: address.parse().ok(),
             datacenter: datacenter.to_owned(),
             meta,
         };
@@ -125,6 +131,7 @@ impl MemoryCatalog {
                 node_at,
                 datacenter: datacenter.map(str::to_owned),
                 address: address.to_owned(),
+                ip: address.parse().ok(),
                 port,
                 tags,
                 health,
@@ -179,6 +186,11 @@ impl CatalogView for MemoryCatalog {
                     None => node.map_or("", |n| n.datacenter.as_str()),
                 },
                 address: &instance.address,
+                ip: if instance.address.is_empty() {
+                    node.and_then(|n| n.ip)
+                } else {
+                    instance.ip
+                },
                 port: instance.port,
                 tags: &instance.tags,
                 health: instance.health,
@@ -237,6 +249,35 @@ mod tests {
             c.node("early").map(|n| n.address),
             Some("10.0.0.9"),
             "replaced by name"
+        );
+    }
+
+    #[test]
+    fn instances_carry_their_effective_address_parsed() {
+        let mut c = MemoryCatalog::new();
+        c.add_instance("svc", "late", "", 1, &[], HealthStatus::Passing)
+            .add_instance("svc", "late", "fd00::7", 2, &[], HealthStatus::Passing)
+            .add_instance(
+                "svc",
+                "late",
+                "db.example.com",
+                3,
+                &[],
+                HealthStatus::Passing,
+            )
+            .add_node("late", "10.0.0.2", "dc1");
+        let mut ips = Vec::new();
+        c.service_instances("svc", &mut |i| {
+            assert_eq!(i.ip, i.effective_address().parse().ok(), "port {}", i.port);
+            ips.push(i.ip);
+        });
+        assert_eq!(
+            ips,
+            [
+                Some("10.0.0.2".parse().expect("ip")),
+                Some("fd00::7".parse().expect("ip")),
+                None
+            ]
         );
     }
 }

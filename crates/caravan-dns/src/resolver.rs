@@ -265,7 +265,7 @@ impl<'a> Resolver<'a> {
                 let mut seen: Vec<IpAddr> = Vec::with_capacity(instances.len().min(SMALL));
                 let mut seen_many = std::collections::HashSet::new();
                 for instance in &instances {
-                    let Ok(ip) = instance.effective_address().parse::<IpAddr>() else {
+                    let Some(ip) = instance.ip else {
                         continue;
                     };
                     if !wants(self.qtype, ip) {
@@ -307,7 +307,7 @@ impl<'a> Resolver<'a> {
                 target,
             },
         };
-        let Ok(ip) = address.parse::<IpAddr>() else {
+        let Some(ip) = instance.ip else {
             // A host name: the target is the name itself, resolved elsewhere.
             let host = DomainName::Host(address);
             return host.is_valid(self.domain).then(|| Answer::new(srv(host)));

@@ -1,5 +1,7 @@
 //! One instance of a service as the resolver sees it.
 
+use std::net::IpAddr;
+
 use caravan_model::HealthStatus;
 
 /// One registered instance: where it answers, on which node, and how healthy it is.
@@ -13,6 +15,10 @@ pub struct ServiceInstance<'a> {
     pub datacenter: &'a str,
     /// The instance's own address; empty when it answers on the node's.
     pub address: &'a str,
+    /// [`Self::effective_address`] as an IP address, when it is one (`None` for a host
+    /// name). The catalog parses it once when it is built, so that a query reads no
+    /// address text.
+    pub ip: Option<IpAddr>,
     pub port: u16,
     pub tags: &'a [String],
     /// The worst of the instance's checks and its node's health.

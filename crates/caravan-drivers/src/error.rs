@@ -42,6 +42,14 @@ pub enum DriverError {
         source: std::io::Error,
     },
 
+    /// A log collector process could not be started.
+    #[error("task {task:?}: cannot start its log collector: {source}")]
+    LogCollector {
+        task: String,
+        #[source]
+        source: std::io::Error,
+    },
+
     /// The process could not be started.
     #[error("task {task:?}: cannot start {command:?}: {source}")]
     Spawn {

@@ -1,6 +1,7 @@
 //! Caravan's task drivers: the [`TaskDriver`] trait through which the client starts,
 //! watches, signals, stops and recovers tasks, the raw_exec driver (host processes),
-//! the docker driver (containers of the local Docker Engine), a recording
+//! the docker driver (containers of the local Docker Engine), the log collector
+//! process raw_exec can hand tasks' output to ([`logmon_main`]), a recording
 //! [`FakeDriver`] for the client's fast tests, and the test battery
 //! ([`testing::run_battery`]) every driver must pass.
 //!
@@ -17,6 +18,7 @@ mod fingerprint;
 mod handle;
 mod log_pump;
 mod log_spec;
+mod logmon;
 mod proc_stat;
 pub mod raw_exec;
 mod rotating_log;
@@ -34,6 +36,7 @@ pub use fingerprint::DriverFingerprint;
 pub use handle::{TaskHandle, TaskHandleState};
 pub use log_pump::pump_log;
 pub use log_spec::{DEFAULT_MAX_FILE_SIZE_MB, DEFAULT_MAX_FILES, LogSpec, MB};
+pub use logmon::{LogmonArgs, LogmonError, logmon_main};
 pub use proc_stat::ProcStat;
 pub use raw_exec::RawExecDriver;
 pub use rotating_log::{RotatingLog, log_files};

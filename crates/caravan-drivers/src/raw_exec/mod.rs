@@ -1,10 +1,13 @@
 //! The raw_exec driver: a task is a plain host process, in its own process group,
 //! with no isolation beyond an optional network namespace.
 
+mod collector;
 mod config;
 mod task;
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::sync::Arc;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
@@ -26,11 +29,28 @@ const KILL_GRACE: Duration = Duration::from_secs(10);
 
 /// Runs tasks as host processes.
 #[derive(Debug, Default, Clone)]
-pub struct RawExecDriver {}
+pub struct RawExecDriver {
+    /// The argv prefix of the log collector (`[caravan, logmon]`), if tasks' output
+    /// goes through collector processes rather than through this one.
+    log_collector: Option<Arc<[OsString]>>,
+}
 
 impl RawExecDriver {
+    /// A driver that copies tasks' output to their log files itself: the output
+    /// pipes close when this process ends, so tasks outlive it only until their
+    /// next write. Right for tests and embedders whose tasks die with them.
     pub fn new() -> Self {
-        Self {}
+        Self::default()
+    }
+
+    /// Sends each task's stdout and stderr through a log collector process of its
+    /// own (see [`logmon_main`](crate::logmon_main)), started as `argv_prefix`
+    /// followed by the collector's arguments, so that tasks keep running and logging
+    /// while the agent is gone. The agent passes `[current_exe, "logmon"]`. An empty
+    /// prefix keeps the in-process copying.
+    pub fn with_log_collector(mut self, argv_prefix: Vec<OsString>) -> Self {
+        self.log_collector = (!argv_prefix.is_empty()).then(|| argv_prefix.into());
+        self
     }
 
     fn live<'h>(&self, handle: &'h TaskHandle) -> Result<&'h RawExecTask, DriverError> {
@@ -96,8 +116,8 @@ impl TaskDriver for RawExecDriver {
     fn start(&self, spec: TaskSpec) -> BoxFuture<'_, Result<TaskHandle, DriverError>> {
         Box::pin(async move {
             let config = RawExecConfig::parse(&spec.task_name, &spec.driver_config)?;
-            let (live, state) = RawExecTask::spawn(&spec, &config)?;
-            Ok(TaskHandle::new(state, std::sync::Arc::new(live)))
+            let (live, state) = RawExecTask::spawn(&spec, &config, self.log_collector.as_deref())?;
+            Ok(TaskHandle::new(state, Arc::new(live)))
         })
     }
 
@@ -142,7 +162,7 @@ impl TaskDriver for RawExecDriver {
                 });
             }
             let live = RawExecTask::adopt(state)?;
-            Ok(TaskHandle::new(state.clone(), std::sync::Arc::new(live)))
+            Ok(TaskHandle::new(state.clone(), Arc::new(live)))
         })
     }
 

@@ -1,6 +1,7 @@
 //! raw_exec's live bookkeeping for one process: who it is, and how it ended.
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -13,12 +14,15 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::RawExecConfig;
+use super::collector::{self, Collectors};
 use crate::{
-    DriverError, ExitResult, LogSpec, ProcStat, RotatingLog, TaskHandleState, TaskSpec, pump_log,
+    DriverError, ExitResult, LogSpec, LogmonArgs, ProcStat, RotatingLog, TaskHandleState, TaskSpec,
+    pump_log,
 };
 
 /// How long a finished task's log pumps may take to drain their pipes before the exit
 /// is reported anyway (a grandchild that left the process group can hold a pipe open).
+/// Collectors have their own ([`collector::DRAIN_GRACE`]).
 const LOG_DRAIN_GRACE: Duration = Duration::from_secs(2);
 /// The first and the longest pause between two looks at a recovered process.
 const POLL_MIN: Duration = Duration::from_millis(10);
@@ -35,11 +39,13 @@ pub(crate) struct RawExecTask {
 }
 
 impl RawExecTask {
-    /// Starts the process of `spec` and the tokio tasks that copy its output to the
-    /// log files and reap it.
+    /// Starts the process of `spec` and the tokio task that reaps it. Its output goes
+    /// to log collector processes started with `collector` (an argv prefix) when
+    /// given, else to tokio tasks of this process.
     pub(crate) fn spawn(
         spec: &TaskSpec,
         config: &RawExecConfig,
+        collector: Option<&[OsString]>,
     ) -> Result<(Self, TaskHandleState), DriverError> {
         let task = spec.task_name.as_str();
         if !spec.dirs.task_dir.is_dir() {
@@ -72,22 +78,47 @@ impl RawExecTask {
                     })?;
             cmd.uid(user.uid.as_raw()).gid(user.gid.as_raw());
         }
-        let logs = if spec.logs.disabled {
+        let output = if spec.logs.disabled {
             cmd.stdout(Stdio::null()).stderr(Stdio::null());
-            None
+            Output::Discarded
         } else {
-            cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-            Some((
-                open_log(task, &spec.logs, &spec.logs.stdout_base)?,
-                open_log(task, &spec.logs, &spec.logs.stderr_base)?,
-            ))
+            // Opened here even for a collector, so that a log that cannot be written
+            // fails the start with a reason rather than a silent collector.
+            let out_log = open_log(task, &spec.logs, &spec.logs.stdout_base)?;
+            let err_log = open_log(task, &spec.logs, &spec.logs.stderr_base)?;
+            match collector {
+                None => {
+                    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+                    Output::Pumped(out_log, err_log)
+                }
+                Some(argv_prefix) => {
+                    drop((out_log, err_log));
+                    let stream = |base: &Path| LogmonArgs {
+                        base: base.to_path_buf(),
+                        max_files: spec.logs.max_files,
+                        max_file_bytes: spec.logs.max_file_bytes(),
+                    };
+                    let mut collectors = Collectors::default();
+                    let out =
+                        collectors.spawn(argv_prefix, task, &stream(&spec.logs.stdout_base))?;
+                    let err =
+                        collectors.spawn(argv_prefix, task, &stream(&spec.logs.stderr_base))?;
+                    cmd.stdout(out).stderr(err);
+                    Output::Collected(collectors)
+                }
+            }
         };
 
+        // On failure the collectors see their pipes close with `cmd` and exit; tokio
+        // reaps dropped children.
         let mut child = cmd.spawn().map_err(|source| DriverError::Spawn {
             task: task.to_owned(),
             command: config.command.clone(),
             source,
         })?;
+        // The task holds the collectors' write ends now; ours must be closed, or
+        // they would never see the end of the output.
+        drop(cmd);
         let Some(pid) = child.id() else {
             // Only a child that was already reaped has no id, and nothing reaped it.
             return Err(DriverError::Spawn {
@@ -99,15 +130,24 @@ impl RawExecTask {
         // Until it is reaped below, the process (or its zombie) keeps its stat file.
         let start_ticks = ProcStat::read(pid).ok().flatten().map(|s| s.start_ticks);
 
-        let mut pumps: Vec<JoinHandle<()>> = Vec::new();
-        if let Some((out_log, err_log)) = logs {
-            if let Some(out) = child.stdout.take() {
-                pumps.push(tokio::spawn(pump_log(out, out_log)));
+        let mut driver_state = BTreeMap::new();
+        let drain = match output {
+            Output::Discarded => Drain::Nothing,
+            Output::Pumped(out_log, err_log) => {
+                let mut pumps: Vec<JoinHandle<()>> = Vec::new();
+                if let Some(out) = child.stdout.take() {
+                    pumps.push(tokio::spawn(pump_log(out, out_log)));
+                }
+                if let Some(err) = child.stderr.take() {
+                    pumps.push(tokio::spawn(pump_log(err, err_log)));
+                }
+                Drain::Pumps(pumps)
             }
-            if let Some(err) = child.stderr.take() {
-                pumps.push(tokio::spawn(pump_log(err, err_log)));
+            Output::Collected(collectors) => {
+                collectors.record(&mut driver_state);
+                Drain::Collectors(collectors)
             }
-        }
+        };
 
         let (tx, rx) = watch::channel(None);
         tokio::spawn(async move {
@@ -118,12 +158,7 @@ impl RawExecTask {
             // Nothing the task started may outlive it. The group id stays reserved
             // while any member is left, so this cannot reach a stranger.
             let _ = killpg(as_pid(pid), Signal::SIGKILL);
-            let _ = tokio::time::timeout(LOG_DRAIN_GRACE, async {
-                for pump in &mut pumps {
-                    let _ = pump.await;
-                }
-            })
-            .await;
+            drain.finish().await;
             tx.send_replace(Some(result));
         });
 
@@ -135,7 +170,7 @@ impl RawExecTask {
             start_ticks,
             started_at_unix_ms: unix_ms_now(),
             netns_path: spec.netns_path.clone(),
-            driver_state: BTreeMap::new(),
+            driver_state,
         };
         let live = Self {
             task_name: task.to_owned(),
@@ -147,7 +182,8 @@ impl RawExecTask {
     }
 
     /// Re-attaches to the process of `state`. It is not our child any more, so its
-    /// exit is noticed by polling and its exit code is unknown.
+    /// exit is noticed by polling and its exit code is unknown. Its log collectors,
+    /// if it had any, are made sure to be gone before the exit is reported.
     pub(crate) fn adopt(state: &TaskHandleState) -> Result<Self, DriverError> {
         // Pid 0 and -1 mean "my group" and "everyone" to kill(2), and 1 is init:
         // a corrupt state must never turn into one of those.
@@ -158,6 +194,7 @@ impl RawExecTask {
                 task: state.task_name.clone(),
                 reason: format!("pid {:?} is not a task's", state.pid),
             })?;
+        let collectors = collector::recorded(state);
         let (tx, rx) = watch::channel(None);
         match state.start_ticks {
             Some(ticks) if ProcStat::is_same_live(pid, ticks) => {
@@ -175,12 +212,20 @@ impl RawExecTask {
                         pause = (pause * 2).min(POLL_MAX);
                     }
                     let _ = killpg(as_pid(pid), Signal::SIGKILL);
+                    collector::finish_recorded(&collectors, collector::DRAIN_GRACE).await;
                     tx.send_replace(Some(ExitResult::unknown()));
                 });
             }
             // Gone, or a stranger now holds the pid: never signal it.
-            _ => {
+            _ if collectors.is_empty() => {
                 tx.send_replace(Some(ExitResult::unknown()));
+            }
+            // The collectors are checked by their own start times.
+            _ => {
+                tokio::spawn(async move {
+                    collector::finish_recorded(&collectors, collector::DRAIN_GRACE).await;
+                    tx.send_replace(Some(ExitResult::unknown()));
+                });
             }
         }
         Ok(Self {
@@ -323,7 +368,41 @@ fn open_log(task: &str, logs: &LogSpec, base: &Path) -> Result<RotatingLog, Driv
     RotatingLog::open(base, logs.max_files, logs.max_file_bytes()).map_err(log_error)
 }
 
-fn as_pid(pid: u32) -> Pid {
+/// Where the output of a task being started goes.
+enum Output {
+    /// `logs { disabled = true }`.
+    Discarded,
+    /// Through pipes to tokio tasks of the agent.
+    Pumped(RotatingLog, RotatingLog),
+    /// Through pipes to collector processes.
+    Collected(Collectors),
+}
+
+/// What must finish after the task before its exit is reported.
+enum Drain {
+    Nothing,
+    Pumps(Vec<JoinHandle<()>>),
+    Collectors(Collectors),
+}
+
+impl Drain {
+    async fn finish(self) {
+        match self {
+            Drain::Nothing => {}
+            Drain::Pumps(mut pumps) => {
+                let _ = tokio::time::timeout(LOG_DRAIN_GRACE, async {
+                    for pump in &mut pumps {
+                        let _ = pump.await;
+                    }
+                })
+                .await;
+            }
+            Drain::Collectors(collectors) => collectors.finish(collector::DRAIN_GRACE).await,
+        }
+    }
+}
+
+pub(super) fn as_pid(pid: u32) -> Pid {
     Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX))
 }
 

@@ -1,9 +1,17 @@
 //! The client agent: registers the node, keeps it alive, and runs the allocations the
 //! servers place on it, reporting their status back.
 //!
+//! Every allocation's state is saved under `<data_dir>/client/` while it runs
+//! ([`ClientState`]). A restarted agent (even after a SIGKILL) first takes over the
+//! allocations saved there: their running tasks are recovered and keep running,
+//! and the allocation watch then stops and destroys those the servers stopped or
+//! forgot. [`ClientAgent::shutdown_leave_running`] ends an agent that way on
+//! purpose; [`ClientAgent::shutdown`] stops everything (dev mode).
+//!
 //! Before it runs anything it removes what a previous run of the agent on this data
 //! dir may have left behind (it died, or was killed): containers and bridge networks
-//! of allocations that the servers no longer want running here.
+//! of allocations that the servers no longer want running here and that it did not
+//! restore.
 //!
 //! It also keeps the servers' port ledger honest about this host: on every heartbeat
 //! tick it reads which ports something outside Caravan has bound ([`host_ports`]) and,
@@ -21,12 +29,14 @@ use caravan_drivers::TaskDriver;
 use caravan_model::{AllocId, Allocation, Node, NodeId};
 use caravan_net::NetOps;
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
 
 use crate::fingerprint::{HostFacts, fingerprint};
 use crate::host_ports::{foreign_ports, merge_reserved, read_bound_ports};
+use crate::taskenv::allocated_ports;
 use crate::{
-    AllocRunner, AllocRunnerError, AllocUpdate, ClientConfig, ClientContext, ContainerRuntime,
-    ServerApi, ServerApiError, filter_host_env,
+    AllocRunner, AllocRunnerError, AllocUpdate, ClientConfig, ClientContext, ClientState,
+    ContainerRuntime, PersistedAlloc, ServerApi, ServerApiError, filter_host_env,
 };
 
 /// The file in the data dir that keeps the node's id across restarts.
@@ -67,6 +77,8 @@ enum RunnerCmd {
     Stop,
     Restart,
     Destroy,
+    /// End the runner, leaving its tasks running and its state saved.
+    Detach,
     Signal {
         task: Option<String>,
         signal: String,
@@ -82,7 +94,7 @@ enum RunnerCmd {
 struct RunnerEntry {
     cmds: mpsc::UnboundedSender<RunnerCmd>,
     stopping: bool,
-    supervisor: tokio::task::JoinHandle<()>,
+    supervisor: JoinHandle<()>,
 }
 
 /// A running client agent.
@@ -97,6 +109,8 @@ pub struct ClientAgent {
     /// The ports found bound outside Caravan, as last registered. The lock is held
     /// across a scan and the registration it leads to, so two never interleave.
     foreign_ports: tokio::sync::Mutex<BTreeSet<u16>>,
+    /// The heartbeat, allocation watch and report loops.
+    loops: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl ClientAgent {
@@ -116,8 +130,11 @@ impl ClientAgent {
     }
 
     /// [`ClientAgent::start`] with bridge networking and a container engine too.
-    /// Once registered, and before any allocation runs, it removes the containers
-    /// and bridge networks of allocations the servers do not want running here.
+    /// It first takes over the allocations an earlier run of the agent saved in the
+    /// data dir (their running tasks keep running). Once registered, and before any
+    /// other allocation runs, it removes the containers and bridge networks of
+    /// allocations the servers do not want running here and that it did not take
+    /// over.
     pub async fn start_with(
         config: ClientConfig,
         server: Arc<dyn ServerApi>,
@@ -133,7 +150,15 @@ impl ClientAgent {
         }
         ctx.net = plugins.net;
         ctx.containers = plugins.containers;
-        let ctx = ctx.with_server(server.clone());
+        let ctx = ctx.with_server(server.clone()).with_saved_state();
+        let saved = ClientState::new(&config.data_dir).load_all();
+        // Until their hooks claim them again, the ports of the tasks that may still
+        // run are this node's own, never foreign.
+        for alloc in saved.iter().filter(|s| !s.hooks_done.is_empty()) {
+            let ports = allocated_ports(&alloc.alloc);
+            ctx.port_claims
+                .claim(&alloc.alloc.id, ports.iter().map(|p| p.value));
+        }
         let (updates, updates_rx) = mpsc::unbounded_channel();
         let agent = Arc::new(Self {
             ctx: Arc::new(ctx),
@@ -142,14 +167,63 @@ impl ClientAgent {
             updates,
             configured_reserved_ports: config.reserved_ports.clone(),
             foreign_ports: tokio::sync::Mutex::new(BTreeSet::new()),
+            loops: Mutex::new(Vec::new()),
         });
+        // Restored first: their tasks are managed again even while no server
+        // answers. Their status reports wait for the report loop.
+        let restored: BTreeSet<AllocId> = saved.iter().map(|s| s.alloc.id.clone()).collect();
+        agent.restore(saved);
         *agent.foreign_ports.lock().await = agent.scan_foreign_ports().await;
         let ttl = agent.register().await;
-        agent.remove_leftovers().await;
-        tokio::spawn(agent.clone().heartbeat_loop(ttl));
-        tokio::spawn(agent.clone().watch_loop());
-        tokio::spawn(agent.clone().report_loop(updates_rx));
+        agent.remove_leftovers(&restored).await;
+        let loops = vec![
+            tokio::spawn(agent.clone().heartbeat_loop(ttl)),
+            tokio::spawn(agent.clone().watch_loop()),
+            tokio::spawn(agent.clone().report_loop(updates_rx)),
+        ];
+        *agent.loops.lock().unwrap_or_else(|e| e.into_inner()) = loops;
         Ok(agent)
+    }
+
+    /// Takes over the allocations an earlier run of the agent saved: each gets a
+    /// runner in restore mode, before the allocation watch starts, so the watch
+    /// finds them running and only stops or destroys what the servers no longer
+    /// want. One that cannot be restored (its saved allocation has no job) is
+    /// forgotten.
+    fn restore(&self, saved: Vec<PersistedAlloc>) {
+        let mut runners = self.runners.lock().unwrap_or_else(|e| e.into_inner());
+        for alloc in saved {
+            let id = alloc.alloc.id.clone();
+            match AllocRunner::restore(alloc, self.ctx.clone()) {
+                Ok(runner) => {
+                    tracing::info!(alloc = %id, "restored the allocation from the saved state");
+                    runners.insert(id, self.supervise(runner));
+                }
+                Err(e) => {
+                    tracing::warn!(alloc = %id, error = %e, "the saved allocation cannot be restored; forgetting it");
+                    self.ctx.port_claims.release(&id);
+                    if let Some(Err(e)) = self.ctx.state.as_ref().map(|s| s.forget(&id)) {
+                        tracing::warn!(alloc = %id, error = %e, "could not remove the saved state");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Spawns the supervisor of a started or restored runner.
+    fn supervise(&self, runner: AllocRunner) -> RunnerEntry {
+        let (cmds, cmds_rx) = mpsc::unbounded_channel();
+        let supervisor = tokio::spawn(supervise(
+            runner,
+            self.ctx.clone(),
+            cmds_rx,
+            self.updates.clone(),
+        ));
+        RunnerEntry {
+            cmds,
+            stopping: false,
+            supervisor,
+        }
     }
 
     /// The node id kept in `<data_dir>/node-id`, made (with the data dir) on first
@@ -161,11 +235,13 @@ impl ClientAgent {
     }
 
     /// Removes the containers and bridge networks of every allocation the servers do
-    /// not want running on this node: what a previous run of the agent left when it
-    /// died. Runs before the allocation watch starts, so no runner of this run can
-    /// lose its pieces. Failures are logged: an unreachable docker must not keep the
+    /// not want running on this node and that is not `restored`: what a previous run
+    /// of the agent left when it died. A restored allocation keeps its pieces: its
+    /// runner takes them over, and destroys them itself if the servers forgot it.
+    /// Runs before the allocation watch starts, so no runner of this run can lose
+    /// its pieces. Failures are logged: an unreachable docker must not keep the
     /// agent from running raw_exec tasks.
-    async fn remove_leftovers(&self) {
+    async fn remove_leftovers(&self, restored: &BTreeSet<AllocId>) {
         let (net, containers) = (self.ctx.net.as_ref(), self.ctx.containers.as_ref());
         if net.is_none() && containers.is_none() {
             return;
@@ -187,6 +263,7 @@ impl ClientAgent {
             .iter()
             .filter(|a| should_run(a))
             .map(|a| a.id.clone())
+            .chain(restored.iter().cloned())
             .collect();
         if let Some(containers) = containers {
             match containers.reconcile(&live).await {
@@ -333,6 +410,30 @@ impl ClientAgent {
         }
     }
 
+    /// Ends the agent and leaves every task running: the allocation watch, the
+    /// heartbeats and the status reports stop, every runner ends without stopping
+    /// its tasks, and the allocations' state stays in the data dir for the next
+    /// agent to take them over. Services stay registered.
+    pub async fn shutdown_leave_running(&self) {
+        let loops: Vec<JoinHandle<()>> =
+            std::mem::take(&mut *self.loops.lock().unwrap_or_else(|e| e.into_inner()));
+        // The watch goes first: nothing new may start meanwhile.
+        for handle in loops {
+            handle.abort();
+            let _ended = handle.await;
+        }
+        let entries: Vec<RunnerEntry> = {
+            let mut runners = self.runners.lock().unwrap_or_else(|e| e.into_inner());
+            runners.drain().map(|(_, entry)| entry).collect()
+        };
+        for entry in &entries {
+            let _ = entry.cmds.send(RunnerCmd::Detach);
+        }
+        for entry in entries {
+            let _ = entry.supervisor.await;
+        }
+    }
+
     fn send(&self, alloc: &AllocId, cmd: RunnerCmd) -> Result<(), ClientAgentError> {
         let runners = self.runners.lock().unwrap_or_else(|e| e.into_inner());
         let entry = runners
@@ -415,21 +516,7 @@ impl ClientAgent {
                     let id = alloc.id.clone();
                     match AllocRunner::start(alloc, self.ctx.clone()) {
                         Ok(runner) => {
-                            let (cmds, cmds_rx) = mpsc::unbounded_channel();
-                            let supervisor = tokio::spawn(supervise(
-                                runner,
-                                self.ctx.clone(),
-                                cmds_rx,
-                                self.updates.clone(),
-                            ));
-                            runners.insert(
-                                id,
-                                RunnerEntry {
-                                    cmds,
-                                    stopping: false,
-                                    supervisor,
-                                },
-                            );
+                            runners.insert(id, self.supervise(runner));
                         }
                         Err(e) => {
                             tracing::warn!(alloc = %id, error = %e, "allocation could not start");
@@ -533,6 +620,10 @@ async fn supervise(
                     tokio::spawn(async move {
                         let _told = reply.send(restarted.await);
                     });
+                }
+                Some(RunnerCmd::Detach) => {
+                    runner.detach().await;
+                    return;
                 }
                 Some(RunnerCmd::Destroy) | None => {
                     if let Err(e) = runner.destroy().await {

@@ -7,7 +7,12 @@
 //! `restart_task` reach running tasks through their runners.
 //!
 //! Dropping an `AllocRunner` without stopping it stops the allocation: a task is
-//! never left running with nobody to stop it.
+//! never left running with nobody to stop it. The one way to leave tasks running is
+//! [`AllocRunner::detach`], for an agent that goes away and saved its allocations'
+//! state (task states, driver handles, network, completed hooks) in the client's
+//! state directory: [`AllocRunner::restore`] then takes the allocation over from
+//! that state in the next agent, hooks re-attaching instead of redoing their work
+//! and tasks recovered through their drivers.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -24,7 +29,10 @@ use crate::services::{PlanInputs, RegistrarDeps, ServiceRegistrar, plan_services
 use crate::task_runner::{
     KillRequest, TaskRunner, TaskRunnerConfig, TaskRunnerError, TaskRunnerHandle, TaskUpdate,
 };
-use crate::{AllocDir, AllocDirError, AllocUpdate, BoxFuture, ClientContext};
+use crate::{
+    AllocDir, AllocDirError, AllocState, AllocUpdate, BoxFuture, ClientContext, PersistedAlloc,
+    PersistedNetwork, RestoredTask,
+};
 use crate::{TaskEnv, TaskEnvInputs};
 
 /// Why an allocation could not be run or cleaned up.
@@ -71,6 +79,23 @@ enum EngineCmd {
     },
 }
 
+/// What the runner's owner wants of the lifecycle besides running it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Halt {
+    Run,
+    /// Stop every task (the allocation ends).
+    Stop,
+    /// End the runner and leave the tasks as they are (the agent goes away).
+    Detach,
+}
+
+/// How the lifecycle loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    Done,
+    Detached,
+}
+
 /// What is left once the lifecycle has finished: what `destroy` needs.
 #[derive(Debug)]
 struct Finished {
@@ -83,8 +108,10 @@ struct Finished {
 pub struct AllocRunner {
     alloc_id: AllocId,
     alloc: Arc<Allocation>,
-    stop: watch::Sender<bool>,
+    stop: watch::Sender<Halt>,
     cmds: mpsc::UnboundedSender<EngineCmd>,
+    /// The allocation's saved state, removed on destroy.
+    state_file: Option<Arc<AllocState>>,
     updates: watch::Receiver<AllocUpdate>,
     lifecycle: Option<JoinHandle<Finished>>,
     finished: Option<Finished>,
@@ -103,6 +130,38 @@ impl AllocRunner {
         client: Arc<ClientContext>,
         hooks: Vec<Box<dyn AllocHook>>,
     ) -> Result<Self, AllocRunnerError> {
+        Self::launch(alloc, client, hooks, None)
+    }
+
+    /// Takes over an allocation an earlier run of the agent ran, from its saved
+    /// state, with the default hooks: hooks that had completed re-attach to what they
+    /// made, tasks that were running are recovered through their drivers (a task
+    /// that died meanwhile goes through its restart policy), and tasks that had not
+    /// started start in lifecycle order.
+    pub fn restore(
+        saved: PersistedAlloc,
+        client: Arc<ClientContext>,
+    ) -> Result<Self, AllocRunnerError> {
+        let hooks = default_hooks(&client);
+        Self::restore_with_hooks(saved, client, hooks)
+    }
+
+    /// [`AllocRunner::restore`] with these hooks, in this order.
+    pub fn restore_with_hooks(
+        saved: PersistedAlloc,
+        client: Arc<ClientContext>,
+        hooks: Vec<Box<dyn AllocHook>>,
+    ) -> Result<Self, AllocRunnerError> {
+        let alloc = saved.alloc.clone();
+        Self::launch(alloc, client, hooks, Some(saved))
+    }
+
+    fn launch(
+        alloc: Allocation,
+        client: Arc<ClientContext>,
+        hooks: Vec<Box<dyn AllocHook>>,
+        restored: Option<PersistedAlloc>,
+    ) -> Result<Self, AllocRunnerError> {
         let job: Arc<Job> = match &alloc.job {
             Some(job) => Arc::new((**job).clone()),
             None => {
@@ -119,16 +178,44 @@ impl AllocRunner {
         })?;
         let group = Arc::new(group);
         let alloc_dir = AllocDir::new(&client.data_dir, &alloc.id)?;
+        let state_file = client.state.as_ref().and_then(|db| {
+            let opened = match &restored {
+                Some(saved) => db.open(saved.clone()),
+                None => db.create(&alloc),
+            };
+            opened
+                .inspect_err(|e| {
+                    tracing::warn!(
+                        alloc = %alloc.id,
+                        error = %e,
+                        "the allocation's state cannot be saved; an agent restart will not restore it"
+                    );
+                })
+                .ok()
+        });
         let alloc = Arc::new(alloc);
 
         let states: BTreeMap<String, TaskState> = group
             .tasks
             .iter()
-            .map(|t| (t.name.clone(), TaskRunner::initial_state()))
+            .map(|t| {
+                let saved = restored
+                    .as_ref()
+                    .and_then(|r| r.task_states.get(&t.name).cloned());
+                (
+                    t.name.clone(),
+                    saved.unwrap_or_else(TaskRunner::initial_state),
+                )
+            })
             .collect();
-        let (publish, updates) =
-            watch::channel(AllocUpdate::from_states(alloc.id.clone(), states.clone()));
-        let (stop, stop_rx) = watch::channel(false);
+        let network = restored
+            .as_ref()
+            .map(|r| r.network.clone())
+            .unwrap_or_default();
+        let mut first = AllocUpdate::from_states(alloc.id.clone(), states.clone());
+        first.network_status = network.network_status.clone();
+        let (publish, updates) = watch::channel(first);
+        let (stop, stop_rx) = watch::channel(Halt::Run);
         let (task_tx, task_rx) = mpsc::unbounded_channel();
         let (cmds, cmd_rx) = mpsc::unbounded_channel();
         let (check_restarts_tx, check_restarts) = mpsc::unbounded_channel();
@@ -136,10 +223,10 @@ impl AllocRunner {
             alloc: alloc.clone(),
             group: group.clone(),
             alloc_dir,
-            ports: Vec::new(),
-            network_status: None,
-            netns_path: None,
-            network_container: None,
+            ports: network.ports,
+            network_status: network.network_status,
+            netns_path: network.netns_path,
+            network_container: network.network_container,
             port_claims: client.port_claims.clone(),
         };
         let engine = Engine {
@@ -159,12 +246,15 @@ impl AllocRunner {
             services: None,
             check_restarts_tx,
             check_restarts,
+            state_file: state_file.clone(),
+            restored,
         };
         Ok(Self {
             alloc_id: alloc.id.clone(),
             alloc: alloc.clone(),
             stop,
             cmds,
+            state_file,
             updates,
             lifecycle: Some(tokio::spawn(engine.run())),
             finished: None,
@@ -244,8 +334,23 @@ impl AllocRunner {
     /// Stops every task (in reverse lifecycle order), runs poststop tasks and the
     /// postrun hooks, and returns the final status.
     pub async fn stop(&mut self) -> Result<AllocUpdate, AllocRunnerError> {
-        self.stop.send_replace(true);
+        self.stop.send_if_modified(|halt| {
+            if *halt == Halt::Run {
+                *halt = Halt::Stop;
+                return true;
+            }
+            false
+        });
         self.wait().await
+    }
+
+    /// Ends the runner and leaves the tasks as they are, running or not, with the
+    /// allocation's state saved: the agent is going away, and the next one takes
+    /// the allocation over ([`AllocRunner::restore`]). Services stay registered.
+    /// An allocation already stopping finishes its stop first.
+    pub async fn detach(mut self) {
+        self.stop.send_replace(Halt::Detach);
+        let _ended = self.wait().await;
     }
 
     /// Stops the allocation, then undoes what the hooks made (the allocation
@@ -264,6 +369,13 @@ impl AllocRunner {
                 });
             }
         }
+        // Forgotten last: an agent that dies before this restores the allocation
+        // and destroys it again.
+        if let Some(file) = &self.state_file
+            && let Err(e) = file.remove()
+        {
+            tracing::warn!(alloc = %self.alloc_id, error = %e, "could not remove the allocation's state");
+        }
         first_error.map_or(Ok(()), Err)
     }
 }
@@ -279,7 +391,7 @@ struct Engine {
     states: BTreeMap<String, TaskState>,
     runners: BTreeMap<String, TaskRunnerHandle>,
     publish: watch::Sender<AllocUpdate>,
-    stop: watch::Receiver<bool>,
+    stop: watch::Receiver<Halt>,
     task_tx: mpsc::UnboundedSender<TaskUpdate>,
     task_rx: mpsc::UnboundedReceiver<TaskUpdate>,
     cmd_rx: mpsc::UnboundedReceiver<EngineCmd>,
@@ -288,28 +400,73 @@ struct Engine {
     /// The tasks `check_restart` wants restarted, and the sender the registrar gets.
     check_restarts_tx: mpsc::UnboundedSender<RestartRequest>,
     check_restarts: mpsc::UnboundedReceiver<RestartRequest>,
+    /// Where the allocation's state is saved.
+    state_file: Option<Arc<AllocState>>,
+    /// What an earlier run of the agent saved, for a restored allocation.
+    restored: Option<PersistedAlloc>,
 }
 
 impl Engine {
     async fn run(mut self) -> Finished {
-        if self.prerun().await {
+        let restored = self.restored.take();
+        if restored.as_ref().is_some_and(|r| self.had_finished(r)) {
+            // Nothing runs and nothing is set up: only a destroy is left to do.
+            self.publish();
+            return self.finished();
+        }
+        if self.prerun(restored.as_ref()).await {
             self.start_services();
-            self.run_tasks().await;
+            if self.run_tasks(restored.as_ref()).await == Ended::Detached {
+                return self.finished();
+            }
         }
         self.stop_services().await;
         self.postrun().await;
         self.publish();
+        self.finished()
+    }
+
+    fn finished(self) -> Finished {
         Finished {
             hooks: self.hooks,
             ctx: self.ctx,
         }
     }
 
-    /// Runs the prerun hooks in order; on a failure every task is failed with a
-    /// `Setup Failure` event naming the hook.
-    async fn prerun(&mut self) -> bool {
-        for hook in &self.hooks {
-            if let Err(err) = hook.prerun(&mut self.ctx).await {
+    /// Whether every task of a restored allocation was dead for good: its
+    /// lifecycle had ended, and its postrun hooks had run.
+    fn had_finished(&self, saved: &PersistedAlloc) -> bool {
+        self.group.tasks.iter().all(|t| {
+            saved
+                .task_states
+                .get(&t.name)
+                .is_some_and(|s| s.state == "dead")
+        })
+    }
+
+    /// Runs the prerun hooks in order (for a restored allocation, a hook that had
+    /// completed re-attaches instead); on a failure every task is failed with a
+    /// `Setup Failure` event naming the hook. Each completed hook is saved.
+    async fn prerun(&mut self, restored: Option<&PersistedAlloc>) -> bool {
+        for (i, hook) in self.hooks.iter().enumerate() {
+            let done_before = restored
+                .is_some_and(|r| r.hooks_done.get(i).map(String::as_str) == Some(hook.name()));
+            let result = if done_before {
+                hook.restore(&mut self.ctx).await
+            } else {
+                hook.prerun(&mut self.ctx).await
+            };
+            if let Some(file) = &self.state_file
+                && result.is_ok()
+            {
+                let network = saved_network(&self.ctx);
+                file.record(|saved| {
+                    saved.hooks_done.truncate(i);
+                    saved.hooks_done.push(hook.name().to_owned());
+                    saved.network = network;
+                });
+            }
+            if let Err(err) = result {
                 let message = format!("{} hook failed: {err}", hook.name());
                 let now = self.client.clock.now_unix_ns();
                 for state in self.states.values_mut() {
@@ -422,11 +579,24 @@ impl Engine {
         }
     }
 
-    async fn run_tasks(&mut self) {
+    /// Runs the tasks through their lifecycle until every one is dead for good, or
+    /// until the runner is detached. A restored allocation goes on from its saved
+    /// task states: tasks an earlier agent started are not started again, and
+    /// those still alive are recovered.
+    async fn run_tasks(&mut self, restored: Option<&PersistedAlloc>) -> Ended {
         let mut lifecycle = Lifecycle::new(&self.group.tasks);
+        if let Some(saved) = restored {
+            self.resume_tasks(saved, &mut lifecycle);
+        }
         let mut stop_seen = false;
+        let mut halt_closed = false;
         loop {
-            if !stop_seen && *self.stop.borrow_and_update() {
+            let halt = *self.stop.borrow_and_update();
+            if halt == Halt::Detach {
+                self.detach_all().await;
+                return Ended::Detached;
+            }
+            if !stop_seen && halt == Halt::Stop {
                 self.stop_services().await;
                 lifecycle.request_stop();
                 stop_seen = true;
@@ -450,12 +620,16 @@ impl Engine {
                 Some(update) = self.task_rx.recv() => {
                     self.states.insert(update.task, update.state);
                 }
-                changed = self.stop.changed(), if !stop_seen => {
+                changed = self.stop.changed(), if !halt_closed => {
                     if changed.is_err() {
-                        // The AllocRunner was dropped: stop rather than run unowned.
-                        self.stop_services().await;
-                        lifecycle.request_stop();
-                        stop_seen = true;
+                        halt_closed = true;
+                        if !stop_seen {
+                            // The AllocRunner was dropped: stop rather than run
+                            // unowned.
+                            self.stop_services().await;
+                            lifecycle.request_stop();
+                            stop_seen = true;
+                        }
                     }
                 }
                 Some(cmd) = self.cmd_rx.recv() => self.command(cmd),
@@ -470,6 +644,43 @@ impl Engine {
         // the final report holds every event.
         while let Ok(update) = self.task_rx.try_recv() {
             self.states.insert(update.task, update.state);
+        }
+        Ended::Done
+    }
+
+    /// Tells the lifecycle which tasks an earlier agent started, and spawns the
+    /// runners of those not dead: from their driver handle when they were running,
+    /// anew (keeping their state) when they were between two runs.
+    fn resume_tasks(&mut self, saved: &PersistedAlloc, lifecycle: &mut Lifecycle) {
+        let names: Vec<String> = self.group.tasks.iter().map(|t| t.name.clone()).collect();
+        for name in names {
+            let Some(state) = saved.task_states.get(&name) else {
+                continue;
+            };
+            // A runner records events from its first moment: none, never started.
+            if state.events.is_empty() {
+                continue;
+            }
+            lifecycle.resume(&name);
+            if state.state == "dead" {
+                continue;
+            }
+            let restored = RestoredTask {
+                state: state.clone(),
+                handle: saved.handles.get(&name).cloned(),
+            };
+            self.spawn_task(&name, Some(restored));
+        }
+    }
+
+    /// Ends every task runner and the registrar without stopping anything: the
+    /// tasks keep running and their services stay registered.
+    async fn detach_all(&mut self) {
+        if let Some(services) = self.services.take() {
+            services.detach().await;
+        }
+        for (_, runner) in std::mem::take(&mut self.runners) {
+            runner.detach().await;
         }
     }
 
@@ -558,7 +769,7 @@ impl Engine {
 
     fn apply(&mut self, action: LifecycleAction) {
         match action {
-            LifecycleAction::Start { task } => self.start_task(&task),
+            LifecycleAction::Start { task } => self.spawn_task(&task, None),
             LifecycleAction::Kill { task, reason } => {
                 if let Some(runner) = self.runners.get(&task) {
                     runner.kill(KillRequest {
@@ -571,7 +782,7 @@ impl Engine {
         }
     }
 
-    fn start_task(&mut self, name: &str) {
+    fn spawn_task(&mut self, name: &str, restored: Option<RestoredTask>) {
         let Some(task) = self.group.task(name).cloned() else {
             return;
         };
@@ -596,11 +807,13 @@ impl Engine {
             netns_path: self.ctx.netns_path.clone(),
             network_container: self.ctx.network_container.clone(),
             template_env: BTreeMap::new(),
+            state_file: self.state_file.clone(),
         };
-        self.runners.insert(
-            name.to_owned(),
-            TaskRunner::spawn(cfg, self.task_tx.clone()),
-        );
+        let runner = match restored {
+            Some(restored) => TaskRunner::spawn_restored(cfg, self.task_tx.clone(), restored),
+            None => TaskRunner::spawn(cfg, self.task_tx.clone()),
+        };
+        self.runners.insert(name.to_owned(), runner);
     }
 
     fn skip_task(&mut self, name: &str, reason: &ShutdownReason) {
@@ -618,13 +831,31 @@ impl Engine {
     fn publish(&self) {
         let mut update = AllocUpdate::from_states(self.alloc.id.clone(), self.states.clone());
         update.network_status = self.ctx.network_status.clone();
-        self.publish.send_if_modified(|current| {
+        let changed = self.publish.send_if_modified(|current| {
             if *current == update {
                 return false;
             }
             *current = update;
             true
         });
+        if changed && let Some(file) = &self.state_file {
+            let states = self.states.clone();
+            let network = saved_network(&self.ctx);
+            file.record(|saved| {
+                saved.task_states = states;
+                saved.network = network;
+            });
+        }
+    }
+}
+
+/// The network the hooks set up, as saved for a restored runner.
+fn saved_network(ctx: &AllocHookContext) -> PersistedNetwork {
+    PersistedNetwork {
+        ports: ctx.ports.clone(),
+        network_status: ctx.network_status.clone(),
+        netns_path: ctx.netns_path.clone(),
+        network_container: ctx.network_container.clone(),
     }
 }
 

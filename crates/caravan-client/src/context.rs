@@ -12,8 +12,8 @@ use caravan_net::NetOps;
 
 use crate::checks::Prober;
 use crate::{
-    Clock, ContainerRuntime, KvFeed, KvWatcher, PortClaims, ServerApi, ServiceFeed, ServiceWatcher,
-    SystemClock,
+    ClientState, Clock, ContainerRuntime, KvFeed, KvWatcher, PortClaims, ServerApi, ServiceFeed,
+    ServiceWatcher, SystemClock,
 };
 
 /// Nomad's client `max_kill_timeout`: no task waits longer than this to be killed.
@@ -73,6 +73,9 @@ pub struct ClientContext {
     /// Runs every service check (tests); `None`: the real probes, with script
     /// checks run in raw_exec tasks.
     pub prober: Option<Arc<dyn Prober>>,
+    /// Where allocation runners save what a restarted agent needs to take their
+    /// allocations over; `None`: nothing is saved (tests of the runners alone).
+    pub state: Option<ClientState>,
 }
 
 impl ClientContext {
@@ -93,7 +96,15 @@ impl ClientContext {
             services: None,
             kv: None,
             prober: None,
+            state: None,
         }
+    }
+
+    /// Saves every allocation's state under `<data_dir>/client/`, so that a
+    /// restarted agent can restore them.
+    pub fn with_saved_state(mut self) -> Self {
+        self.state = Some(ClientState::new(&self.data_dir));
+        self
     }
 
     /// Registers services with `server`, and watches the catalog and the KV store

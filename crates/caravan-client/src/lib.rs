@@ -27,6 +27,7 @@ mod alloc_runner;
 mod alloc_update;
 mod allocdir;
 pub mod checks;
+mod client_state;
 mod clock;
 mod config;
 mod container_runtime;
@@ -52,6 +53,9 @@ pub use agent::{ClientAgent, ClientAgentError, ClientPlugins};
 pub use alloc_runner::{AllocRunner, AllocRunnerError};
 pub use alloc_update::{AllocUpdate, client_status};
 pub use allocdir::{AllocDir, AllocDirError, TaskDir};
+pub use client_state::{
+    AllocState, ClientState, ClientStateError, PersistedAlloc, PersistedNetwork,
+};
 pub use clock::{Clock, FakeClock, SystemClock, rfc3339_nanos};
 pub use config::ClientConfig;
 pub use container_runtime::{ContainerCall, ContainerRuntime, FakeContainerRuntime};
@@ -69,7 +73,8 @@ pub use server_api::{BoxFuture, ServerApi, ServerApiError, ServiceLists};
 pub use service_name::ServiceName;
 pub use service_watcher::{ServiceFeed, ServiceInterest, ServiceWatcher};
 pub use task_runner::{
-    KillRequest, TaskRunner, TaskRunnerConfig, TaskRunnerError, TaskRunnerHandle, TaskUpdate,
+    KillRequest, RestoredTask, TaskRunner, TaskRunnerConfig, TaskRunnerError, TaskRunnerHandle,
+    TaskUpdate,
 };
 pub use taskenv::{TaskEnv, TaskEnvInputs, clean_env_key, cpuset_list};
 pub use watch_cache::{FeedAnswer, WatchCache, WatchFeed, WatchInterest};

@@ -126,6 +126,15 @@ impl Lifecycle {
         }
     }
 
+    /// Records that `task` was started by an earlier run of the agent (an allocation
+    /// restored after a restart): it is never started again here, and its state
+    /// counts as a started task's.
+    pub fn resume(&mut self, task: &str) {
+        if self.roles.contains_key(task) {
+            self.started.insert(task.to_owned());
+        }
+    }
+
     /// Asks for every task to be stopped (then poststop runs).
     pub fn request_stop(&mut self) {
         self.stop_requested = true;
@@ -336,6 +345,35 @@ mod tests {
     use caravan_model::Lifecycle as LifecycleBlock;
 
     use super::*;
+
+    #[test]
+    fn resumed_tasks_are_not_started_again() {
+        let tasks = [
+            task("init", Some(("prestart", false))),
+            task("app", None),
+            task("log", Some(("poststart", true))),
+        ];
+        let state = |s: &str, started: bool| TaskState {
+            state: s.into(),
+            started_at: started.then(|| "t".to_owned()),
+            ..TaskState::default()
+        };
+        // The agent restarted after init completed and app started.
+        let states = BTreeMap::from([
+            ("init".to_owned(), state("dead", true)),
+            ("app".to_owned(), state("running", true)),
+            ("log".to_owned(), state("pending", false)),
+        ]);
+        let mut lc = Lifecycle::new(&tasks);
+        lc.resume("init");
+        lc.resume("app");
+        lc.resume("ghost");
+        assert_eq!(
+            lc.step(&states),
+            vec![LifecycleAction::Start { task: "log".into() }]
+        );
+        assert!(lc.step(&states).is_empty());
+    }
 
     fn task(name: &str, hook: Option<(&str, bool)>) -> Task {
         Task {

@@ -5,6 +5,12 @@
 //! renders the task's templates (waiting until their data has arrived); while the
 //! task runs, it carries out signals, user-requested restarts, `check_restart`s and
 //! what re-rendered templates ask for (restart, signal, `change_script`).
+//!
+//! After an agent restart, a runner is spawned from the task's saved state and
+//! driver handle ([`TaskRunner::spawn_restored`]): the driver `recover`s the task,
+//! which is then watched, signalled, restarted and stopped like one started here; a
+//! task that died meanwhile goes through the restart policy as a failure. The
+//! handle of the running task is saved in the allocation's state file.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -12,7 +18,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use caravan_drivers::{
-    DriverError, ExitResult, LogSpec, TaskDriver, TaskHandle, TaskResources, TaskSpec,
+    DriverError, ExitResult, LogSpec, TaskDriver, TaskHandle, TaskHandleState, TaskResources,
+    TaskSpec,
 };
 use caravan_model::{AllocNetworkStatus, Allocation, Job, Task, TaskEvent, TaskGroup, TaskState};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -26,7 +33,8 @@ use crate::templates::{
     TaskTemplates, TemplateAction, TemplateChanges, TemplateInputs, TemplateWatch,
 };
 use crate::{
-    AllocDir, ClientContext, RestartDecision, RestartTracker, TaskEnv, TaskEnvInputs, TaskOutcome,
+    AllocDir, AllocState, ClientContext, RestartDecision, RestartTracker, TaskEnv, TaskEnvInputs,
+    TaskOutcome,
 };
 
 /// Nomad's default `kill_timeout`.
@@ -98,6 +106,17 @@ pub struct TaskRunnerConfig {
     pub network_container: Option<String>,
     /// The output of `template { env = true }`, over everything else.
     pub template_env: BTreeMap<String, String>,
+    /// Where the running task's driver handle is saved, so a restarted agent can
+    /// recover it; `None`: not saved.
+    pub state_file: Option<Arc<AllocState>>,
+}
+
+/// What an earlier run of the agent left of a task: its state, and the driver
+/// handle of the task if it was running.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RestoredTask {
+    pub state: TaskState,
+    pub handle: Option<TaskHandleState>,
 }
 
 /// Runs one task until it is dead for good.
@@ -117,6 +136,8 @@ pub struct TaskRunner {
     template_actions_tx: mpsc::UnboundedSender<TemplateAction>,
     /// Re-renders the templates while the runner lives.
     template_watch: Option<TemplateWatch>,
+    /// Set for a runner spawned after an agent restart.
+    restored: Option<RestoredTask>,
 }
 
 /// The allocation runner's grip on a spawned task runner.
@@ -190,6 +211,14 @@ impl TaskRunnerHandle {
     pub async fn wait(self) -> Option<TaskState> {
         self.join.await.ok()
     }
+
+    /// Ends the runner at once and leaves the task as it is (running or not): the
+    /// agent is going away, and the next one recovers the task from its saved
+    /// handle. Returns once the runner has ended.
+    pub async fn detach(self) {
+        self.join.abort();
+        let _ended = self.join.await;
+    }
 }
 
 impl TaskRunner {
@@ -199,10 +228,30 @@ impl TaskRunner {
         cfg: TaskRunnerConfig,
         updates: mpsc::UnboundedSender<TaskUpdate>,
     ) -> TaskRunnerHandle {
+        Self::spawn_inner(cfg, updates, None)
+    }
+
+    /// Spawns the runner of a task an earlier run of the agent ran: it goes on from
+    /// `restored` (its state, and its handle if it was running) instead of starting
+    /// the task anew.
+    pub fn spawn_restored(
+        cfg: TaskRunnerConfig,
+        updates: mpsc::UnboundedSender<TaskUpdate>,
+        restored: RestoredTask,
+    ) -> TaskRunnerHandle {
+        Self::spawn_inner(cfg, updates, Some(restored))
+    }
+
+    fn spawn_inner(
+        cfg: TaskRunnerConfig,
+        updates: mpsc::UnboundedSender<TaskUpdate>,
+        restored: Option<RestoredTask>,
+    ) -> TaskRunnerHandle {
         let (kill_tx, kill_rx) = watch::channel(None);
         let (cmds_tx, cmds_rx) = mpsc::unbounded_channel();
         let task = cfg.task.name.clone();
-        let runner = TaskRunner::new(cfg, updates, kill_rx, cmds_rx);
+        let mut runner = TaskRunner::new(cfg, updates, kill_rx, cmds_rx);
+        runner.restored = restored;
         TaskRunnerHandle {
             task,
             kill: kill_tx,
@@ -241,6 +290,7 @@ impl TaskRunner {
             template_actions,
             template_actions_tx,
             template_watch: None,
+            restored: None,
         }
     }
 
@@ -253,19 +303,45 @@ impl TaskRunner {
     }
 
     async fn run(mut self) -> TaskState {
-        self.event("Received", "Task received by client", |_| {});
-        self.event("Task Setup", "Building Task Directory", |_| {});
-        if !self.cfg.task.templates.is_empty() && !self.prestart_templates().await {
+        let mut next = Next::Start;
+        match self.restored.take() {
+            None => {
+                self.event("Received", "Task received by client", |_| {});
+                self.event("Task Setup", "Building Task Directory", |_| {});
+            }
+            Some(restored) => {
+                self.state = restored.state;
+                if let Some(saved) = restored.handle {
+                    next = self.recover(&saved).await;
+                }
+            }
+        }
+        let has_templates = !self.cfg.task.templates.is_empty();
+        if has_templates && matches!(next, Next::Recovered(_)) {
+            // The task runs with the files an earlier agent wrote: they are
+            // rendered again and only a difference is acted on.
+            self.resume_templates();
+        } else if has_templates && !self.prestart_templates().await {
             return self.state;
         }
         loop {
-            if let Some(request) = self.kill_requested() {
-                self.record_kill_reason(&request);
-                self.finish("Killed", "Task successfully killed", false);
-                break;
-            }
-            let outcome = match self.start().await {
-                Err(err) => {
+            let started = match std::mem::replace(&mut next, Next::Start) {
+                // A recovered task is running: a kill reaches it through `watch`.
+                Next::Recovered(handle) => Ok(handle),
+                // It died while no agent watched it: an exit, code unknown.
+                Next::Lost => Err(None),
+                Next::Start => {
+                    if let Some(request) = self.kill_requested() {
+                        self.record_kill_reason(&request);
+                        self.finish("Killed", "Task successfully killed", false);
+                        break;
+                    }
+                    self.start().await.map_err(Some)
+                }
+            };
+            let outcome = match started {
+                Err(None) => outcome_of(&ExitResult::unknown()),
+                Err(Some(err)) => {
                     let recoverable = is_recoverable(&err);
                     let message = err.to_string();
                     self.event("Driver Failure", &message, |e| {
@@ -273,7 +349,7 @@ impl TaskRunner {
                     });
                     TaskOutcome::StartFailed { recoverable }
                 }
-                Ok(handle) => match self.watch(&handle).await {
+                Ok(handle) => match self.watch_saved(&handle).await {
                     Watched::Exited(exit) => {
                         self.destroy(&handle).await;
                         self.record_exit(&exit);
@@ -510,6 +586,82 @@ impl TaskRunner {
         self.state.finished_at = None;
         self.event("Started", "Task started by client", |_| {});
         Ok(handle)
+    }
+
+    /// Re-attaches to the task an earlier agent ran, from its saved handle.
+    async fn recover(&mut self, saved: &TaskHandleState) -> Next {
+        match self.cfg.driver.recover(saved).await {
+            Ok(handle) => {
+                self.save_handle(Some(handle.state()));
+                Next::Recovered(handle)
+            }
+            Err(err) => {
+                let message = format!("failed to restore the task: {err}");
+                self.event("Failed Restoring Task", &message, |e| {
+                    e.details.insert("driver_error".to_owned(), err.to_string());
+                });
+                self.save_handle(None);
+                Next::Lost
+            }
+        }
+    }
+
+    /// [`TaskRunner::watch`], with the handle saved while the task runs.
+    async fn watch_saved(&mut self, handle: &TaskHandle) -> Watched {
+        self.save_handle(Some(handle.state()));
+        let watched = self.watch(handle).await;
+        self.save_handle(None);
+        watched
+    }
+
+    /// Records the running task's driver handle (or that none runs) in the
+    /// allocation's state file.
+    fn save_handle(&self, handle: Option<&TaskHandleState>) {
+        let Some(file) = &self.cfg.state_file else {
+            return;
+        };
+        let name = &self.cfg.task.name;
+        file.record(|saved| match handle {
+            Some(handle) => {
+                saved.handles.insert(name.clone(), handle.clone());
+            }
+            None => {
+                saved.handles.remove(name);
+            }
+        });
+    }
+
+    /// Keeps the templates of a recovered task current without a first blocking
+    /// render: the files in place count as written, so only a template whose
+    /// output now differs triggers its `change_mode`.
+    fn resume_templates(&mut self) {
+        let inputs = self.template_inputs();
+        let mut templates = match TaskTemplates::new(&self.cfg.task.templates, inputs) {
+            Ok(t) => t,
+            Err(e) => {
+                let _queued = self
+                    .template_actions_tx
+                    .send(TemplateAction::Fail(e.to_string()));
+                return;
+            }
+        };
+        templates.adopt_written();
+        match templates.env() {
+            Ok(vars) => *self.lock_rendered_env() = vars,
+            Err(e) => {
+                let _queued = self
+                    .template_actions_tx
+                    .send(TemplateAction::Fail(e.to_string()));
+                return;
+            }
+        }
+        let seed = format!("{}/{}/templates", self.cfg.alloc.id, self.cfg.task.name);
+        self.template_watch = TemplateWatch::spawn(
+            templates,
+            self.rendered_env.clone(),
+            &seed,
+            self.template_actions_tx.clone(),
+        );
     }
 
     /// Waits for the task to exit, or for a kill request, whichever comes first;
@@ -857,6 +1009,15 @@ impl TaskRunner {
                 .unwrap_or_default(),
         }
     }
+}
+
+/// What the runner's loop does first.
+enum Next {
+    Start,
+    /// Go on watching a task recovered after an agent restart.
+    Recovered(TaskHandle),
+    /// The task could not be recovered: it died while no agent ran.
+    Lost,
 }
 
 enum Watched {

@@ -74,6 +74,17 @@ pub trait AllocHook: Send + Sync + Debug {
         ctx: &'a mut AllocHookContext,
     ) -> BoxFuture<'a, Result<(), AllocHookError>>;
 
+    /// Instead of `prerun`, for an allocation restored after an agent restart whose
+    /// `prerun` of this hook had completed: re-attach to what `prerun` made (the
+    /// context already holds the ports and network it recorded) rather than make it
+    /// again. Defaults to `prerun`, which is idempotent.
+    fn restore<'a>(
+        &'a self,
+        ctx: &'a mut AllocHookContext,
+    ) -> BoxFuture<'a, Result<(), AllocHookError>> {
+        self.prerun(ctx)
+    }
+
     /// After every task has stopped, poststop tasks included.
     fn postrun<'a>(
         &'a self,

@@ -12,7 +12,8 @@
 //! The hook fills the context with the namespace, the pause container and the
 //! network status (`NOMAD_ALLOC_IP_*` and friends, and `Allocation.NetworkStatus` on
 //! the server). `postrun` and `destroy` remove the network and the pause container;
-//! both are idempotent, as is `prerun`.
+//! both are idempotent, as is `prerun`. After an agent restart, `restore` keeps the
+//! network the first run recorded (the tasks in it still run) instead of a new one.
 
 use std::sync::Arc;
 
@@ -117,6 +118,27 @@ impl NetworkBridgeHook {
         Ok(())
     }
 
+    /// Re-attaches a restored allocation to the network its first run set up: the
+    /// namespace, pause container and address recorded in the context are kept and
+    /// the host ports claimed again. Without a record (the agent died during the
+    /// setup), the network is set up, which is idempotent.
+    async fn reattach(&self, ctx: &mut AllocHookContext) -> Result<(), AllocHookError> {
+        if !is_bridge(ctx) {
+            return Ok(());
+        }
+        let recorded = ctx.netns_path.is_some()
+            && ctx.network_status.is_some()
+            && (ctx.network_container.is_some() || !needs_pause(ctx));
+        if !recorded {
+            return self.setup(ctx).await;
+        }
+        let granted = allocated_ports(&ctx.alloc);
+        ctx.port_claims
+            .claim(&ctx.alloc.id, granted.iter().map(|p| p.value));
+        ctx.ports = granted;
+        Ok(())
+    }
+
     /// Removes the allocation's network and pause container, whatever exists of
     /// them; returns the first failure after trying both.
     async fn remove(&self, ctx: &AllocHookContext) -> Result<(), AllocHookError> {
@@ -157,6 +179,13 @@ impl AllocHook for NetworkBridgeHook {
         ctx: &'a mut AllocHookContext,
     ) -> BoxFuture<'a, Result<(), AllocHookError>> {
         Box::pin(self.setup(ctx))
+    }
+
+    fn restore<'a>(
+        &'a self,
+        ctx: &'a mut AllocHookContext,
+    ) -> BoxFuture<'a, Result<(), AllocHookError>> {
+        Box::pin(self.reattach(ctx))
     }
 
     fn postrun<'a>(

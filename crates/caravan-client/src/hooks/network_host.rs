@@ -85,6 +85,33 @@ impl AllocHook for NetworkHostHook {
         })
     }
 
+    /// The ports were checked when the allocation first ran, and its tasks (which
+    /// still run) hold them now: they are claimed again without a check.
+    fn restore<'a>(
+        &'a self,
+        ctx: &'a mut AllocHookContext,
+    ) -> BoxFuture<'a, Result<(), AllocHookError>> {
+        Box::pin(async move {
+            let Some(network) = ctx.group.network() else {
+                ctx.ports.clear();
+                ctx.network_status = None;
+                return Ok(());
+            };
+            if !matches!(network.mode(), "host" | "none") {
+                // Bridge is the bridge hook's; other modes never got this far.
+                return Ok(());
+            }
+            let host_ports = host_ports(&ctx.alloc, &ctx.group);
+            ctx.port_claims
+                .claim(&ctx.alloc.id, host_ports.iter().map(|p| p.value));
+            ctx.ports = ctx.alloc.allocated_resources.shared.ports.clone();
+            ctx.network_status = None;
+            ctx.netns_path = None;
+            ctx.network_container = None;
+            Ok(())
+        })
+    }
+
     fn postrun<'a>(
         &'a self,
         ctx: &'a mut AllocHookContext,

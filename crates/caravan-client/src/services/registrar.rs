@@ -96,6 +96,20 @@ impl ServiceRegistrar {
     }
 }
 
+impl ServiceRegistrar {
+    /// Ends the registrar without deregistering anything: the agent is going away
+    /// and leaves the tasks running, so their services stay in the catalog until a
+    /// restarted agent takes them over. The checks stop.
+    pub async fn detach(mut self) {
+        if let Some(join) = self.join.take() {
+            // Aborted before the stop sender goes (on drop), so the loop never sees
+            // a stop and never deregisters.
+            join.abort();
+            let _ = join.await;
+        }
+    }
+}
+
 impl Drop for ServiceRegistrar {
     fn drop(&mut self) {
         // Dropping the stop sender ends the loop, which deregisters on its way out.

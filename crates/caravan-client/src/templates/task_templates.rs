@@ -101,6 +101,15 @@ impl TaskTemplates {
         })
     }
 
+    /// Takes the files already in place (written by an agent that has restarted
+    /// since; the running task reads them) as what was last written, so the next
+    /// render reports only the templates whose output differs from them.
+    pub fn adopt_written(&mut self) {
+        for t in &mut self.templates {
+            t.written = std::fs::read_to_string(t.destination.path()).ok();
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.templates.is_empty()
     }

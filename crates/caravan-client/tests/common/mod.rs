@@ -4,6 +4,8 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub mod catalog;
+pub mod docker_image;
+pub mod fake_server;
 
 use std::collections::BTreeMap;
 use std::path::Path;

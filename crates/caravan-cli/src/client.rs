@@ -267,6 +267,18 @@ impl Client {
         self.write("DELETE", path, None)
     }
 
+    /// `GET path` as raw bytes, up to `limit` (a snapshot).
+    pub(crate) fn get_bytes(&self, path: &str, limit: u64) -> Result<Vec<u8>, ClientError> {
+        let mut resp = self.send("GET", path, None, Some(REQUEST_TIMEOUT))?;
+        resp.body.read_all(limit).map_err(|e| self.transport(e))
+    }
+
+    /// `PUT path` with a raw body; the answer as JSON.
+    pub(crate) fn put_bytes(&self, path: &str, body: &[u8]) -> Result<Value, ClientError> {
+        let mut resp = self.send("PUT", path, Some(body), Some(REQUEST_TIMEOUT))?;
+        self.json_body(path, &mut resp)
+    }
+
     /// `GET path`, returning the open response to read as it streams. `timeout` bounds
     /// each read (`None` for a followed stream).
     pub(crate) fn stream(

@@ -1,6 +1,7 @@
 //! `caravan operator raft list-peers`: the Raft peers, from
 //! `/v1/operator/raft/configuration`, or where an agent lacks it, from
-//! `/v1/status/peers` and `/v1/status/leader`.
+//! `/v1/status/peers` and `/v1/status/leader`; `operator raft remove-peer`;
+//! `operator snapshot save|restore`.
 
 use std::process::ExitCode;
 
@@ -16,21 +17,106 @@ pub(crate) enum OperatorCommand {
     /// Raft: the servers' consensus group.
     #[command(subcommand)]
     Raft(RaftCommand),
+    /// Save or restore the servers' whole state.
+    #[command(subcommand)]
+    Snapshot(SnapshotCommand),
 }
+
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum SnapshotCommand {
+    /// Write the state to a file.
+    Save {
+        /// The file to write.
+        file: std::path::PathBuf,
+    },
+    /// Replace the state on every server with a saved one.
+    Restore {
+        /// The file to read.
+        file: std::path::PathBuf,
+    },
+}
+
+/// The largest snapshot read back from an agent.
+const MAX_SNAPSHOT: u64 = 1024 * 1024 * 1024;
 
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum RaftCommand {
     /// List the Raft peers and which one leads.
     #[command(name = "list-peers")]
     ListPeers,
+    /// Remove a server from the Raft configuration.
+    #[command(name = "remove-peer")]
+    RemovePeer {
+        /// The server's RPC address (`ip:port`).
+        #[arg(long = "peer-address")]
+        peer_address: Option<String>,
+        /// The server's Raft id.
+        #[arg(long = "peer-id")]
+        peer_id: Option<String>,
+    },
 }
 
 impl OperatorCommand {
     pub(crate) fn run(self, ctx: &mut Ctx<'_>) -> anyhow::Result<ExitCode> {
         match self {
             OperatorCommand::Raft(RaftCommand::ListPeers) => list_peers(ctx),
+            OperatorCommand::Raft(RaftCommand::RemovePeer {
+                peer_address,
+                peer_id,
+            }) => remove_peer(ctx, peer_address, peer_id),
+            OperatorCommand::Snapshot(SnapshotCommand::Save { file }) => save_snapshot(ctx, &file),
+            OperatorCommand::Snapshot(SnapshotCommand::Restore { file }) => {
+                restore_snapshot(ctx, &file)
+            }
         }
     }
+}
+
+fn remove_peer(
+    ctx: &mut Ctx<'_>,
+    address: Option<String>,
+    id: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let path = match (address, id) {
+        (Some(a), None) => crate::client::with_param("/v1/operator/raft/peer", "address", &a),
+        (None, Some(i)) => crate::client::with_param("/v1/operator/raft/peer", "id", &i),
+        _ => anyhow::bail!("give exactly one of -peer-address and -peer-id"),
+    };
+    ctx.client()?
+        .delete(&path)
+        .context("removing the Raft peer")?;
+    ctx.ui.out("Removed peer");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn save_snapshot(ctx: &mut Ctx<'_>, file: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let bytes = ctx
+        .client()?
+        .get_bytes("/v1/operator/snapshot", MAX_SNAPSHOT)
+        .context("reading the snapshot")?;
+    let tmp = file.with_extension("tmp");
+    std::fs::write(&tmp, &bytes)
+        .and_then(|()| std::fs::rename(&tmp, file))
+        .with_context(|| format!("writing {}", file.display()))?;
+    ctx.ui.out(format!(
+        "State file written to {} ({} bytes)",
+        file.display(),
+        bytes.len()
+    ));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn restore_snapshot(ctx: &mut Ctx<'_>, file: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let answer = ctx
+        .client()?
+        .put_bytes("/v1/operator/snapshot", &bytes)
+        .context("restoring the snapshot")?;
+    ctx.ui.out(format!(
+        "Snapshot restored at index {}",
+        answer.get("Index").and_then(Value::as_u64).unwrap_or(0)
+    ));
+    Ok(ExitCode::SUCCESS)
 }
 
 fn list_peers(ctx: &mut Ctx<'_>) -> anyhow::Result<ExitCode> {

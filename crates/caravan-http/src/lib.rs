@@ -32,6 +32,7 @@ mod jobs;
 mod logs;
 mod lookup;
 mod nodes;
+mod operator;
 mod parse;
 mod plan;
 mod query;

@@ -2,12 +2,13 @@
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::handler::Handler;
 use axum::http::{Method, Uri};
 use axum::routing::{delete, get, put};
 
 use crate::{
-    Api, ApiError, agent, allocs, deployments, evals, fs, jobs, logs, nodes, parse, plan, services,
-    validate,
+    Api, ApiError, agent, allocs, deployments, evals, fs, jobs, logs, nodes, operator, parse, plan,
+    services, validate,
 };
 
 /// The largest request body accepted; larger ones get 413.
@@ -96,6 +97,18 @@ pub fn router(api: Api) -> Router {
         .route("/v1/status/leader", get(agent::leader))
         .route("/v1/status/peers", get(agent::peers))
         .route("/v1/regions", get(agent::regions))
+        .route(
+            "/v1/operator/raft/configuration",
+            get(operator::configuration),
+        )
+        .route("/v1/operator/raft/peer", delete(operator::remove_peer))
+        .route(
+            "/v1/operator/snapshot",
+            get(operator::save_snapshot).put(
+                operator::restore_snapshot
+                    .layer(DefaultBodyLimit::max(operator::MAX_SNAPSHOT_BYTES)),
+            ),
+        )
         .route(
             "/v1/system/gc",
             put(agent::system_gc).post(agent::system_gc),

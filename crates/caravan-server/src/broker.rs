@@ -123,6 +123,12 @@ impl EvalBroker {
         }
     }
 
+    /// Forgets every evaluation: this server is no longer the leader, and the next
+    /// leader rebuilds its queue from the replicated state.
+    pub fn clear(&self) {
+        *self.lock() = BrokerState::default();
+    }
+
     /// How many evaluations are queued, waiting or delayed (not in flight).
     pub fn len(&self) -> usize {
         let st = self.lock();

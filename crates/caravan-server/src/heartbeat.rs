@@ -19,6 +19,11 @@ impl HeartbeatMonitor {
         self.lock().insert(node.clone(), now + ttl);
     }
 
+    /// Forgets every deadline (leadership lost).
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+
     /// Removes and returns the nodes whose deadline has passed.
     pub fn take_expired(&self, now: Instant) -> Vec<NodeId> {
         let mut map = self.lock();

@@ -15,6 +15,7 @@ mod blocked;
 mod broker;
 mod catalog;
 mod clock;
+mod cluster;
 mod config;
 mod consul;
 mod error;
@@ -27,10 +28,11 @@ mod state;
 mod worker;
 
 pub use clock::{Clock, SystemClock};
+pub use cluster::{ClusterView, RaftServer};
 pub use config::ServerConfig;
 pub use consul::KvWrite;
 pub use error::ServerError;
-pub use log::{CommandLog, LocalLog};
+pub use log::{BoxFuture, CommandLog, LocalLog};
 pub use server::{JobRegistration, Server};
 pub use state::StateHandle;
 

@@ -1,6 +1,7 @@
 //! The server's API: what the HTTP layer and clients call.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -10,12 +11,13 @@ use caravan_state::{
     AllocClientUpdate, ApplyOutcome, Command, DEFAULT_NAMESPACE, Snapshot, StateStore,
 };
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
 
 use crate::blocked::BlockedEvals;
 use crate::broker::EvalBroker;
 use crate::heartbeat::HeartbeatMonitor;
 use crate::planner::{PlanApplied, PlanRequest};
-use crate::{Clock, CommandLog, ServerConfig, ServerError, StateHandle, new_uuid};
+use crate::{Clock, ClusterView, CommandLog, ServerConfig, ServerError, StateHandle, new_uuid};
 
 /// What registering (or stopping) a job answered, in Nomad's `JobRegisterResponse` terms.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -27,18 +29,25 @@ pub struct JobRegistration {
     pub warnings: String,
 }
 
-/// The server: owns the broker, the workers, the plan applier and heartbeats.
+/// The server: owns the broker, the workers, the plan applier and heartbeats. Every
+/// server of a cluster answers reads and turns requests into commands; only the
+/// leader runs the broker, the workers, the plan applier and the timers
+/// ([`Server::set_leader`]).
 #[derive(Debug)]
 pub struct Server {
     config: ServerConfig,
     state: StateHandle,
     log: Arc<dyn CommandLog>,
     clock: Arc<dyn Clock>,
+    cluster: Arc<dyn ClusterView>,
     pub(crate) broker: EvalBroker,
     blocked: BlockedEvals,
     heartbeats: HeartbeatMonitor,
-    plans: mpsc::Sender<PlanRequest>,
-    plan_rx: Mutex<Option<mpsc::Receiver<PlanRequest>>>,
+    leader: AtomicBool,
+    /// The plan applier's queue, while this server leads.
+    plans: Mutex<Option<mpsc::Sender<PlanRequest>>>,
+    /// The loops that run while this server leads, aborted when it stops leading.
+    leader_tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Server {
@@ -48,32 +57,67 @@ impl Server {
         log: Arc<dyn CommandLog>,
         clock: Arc<dyn Clock>,
     ) -> Arc<Self> {
-        let (plans, plan_rx) = mpsc::channel(64);
+        let cluster = Arc::new(crate::cluster::Solo(config.rpc_addr.clone()));
+        Self::with_cluster(config, state, log, clock, cluster)
+    }
+
+    /// A server of a cluster: `cluster` tells who leads and who the peers are.
+    pub fn with_cluster(
+        config: ServerConfig,
+        state: StateHandle,
+        log: Arc<dyn CommandLog>,
+        clock: Arc<dyn Clock>,
+        cluster: Arc<dyn ClusterView>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             config,
             state,
             log,
             clock,
+            cluster,
             broker: EvalBroker::default(),
             blocked: BlockedEvals::default(),
             heartbeats: HeartbeatMonitor::default(),
-            plans,
-            plan_rx: Mutex::new(Some(plan_rx)),
+            leader: AtomicBool::new(false),
+            plans: Mutex::new(None),
+            leader_tasks: Mutex::new(Vec::new()),
         })
     }
 
-    /// Starts the workers, the plan applier and the timer loop, after re-queueing the
-    /// evaluations the state holds (a restarted or newly elected server picks up the work).
-    /// Call once, inside a tokio runtime.
+    /// Runs as the leader from now on (dev mode and single servers). Call once,
+    /// inside a tokio runtime.
     pub fn start(self: &Arc<Self>) {
-        let Some(plan_rx) = self
-            .plan_rx
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        else {
+        self.set_leader(true);
+    }
+
+    /// Whether this server leads: only the leader schedules and keeps the timers.
+    pub fn is_leader(&self) -> bool {
+        self.leader.load(Ordering::SeqCst)
+    }
+
+    /// Takes up or gives up leadership. Taking it re-queues the evaluations the state
+    /// holds and gives every live node a fresh heartbeat deadline (a newly elected
+    /// server picks up the work), then starts the workers, the plan applier and the
+    /// timer loop; giving it up stops them and forgets the queues, which the next
+    /// leader rebuilds from the replicated state. Call inside a tokio runtime.
+    pub fn set_leader(self: &Arc<Self>, leader: bool) {
+        let mut tasks = self.leader_tasks.lock().unwrap_or_else(|e| e.into_inner());
+        if self.leader.swap(leader, Ordering::SeqCst) == leader {
             return;
-        };
+        }
+        for task in tasks.drain(..) {
+            task.abort();
+        }
+        *self.plans.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.broker.clear();
+        self.blocked.unblock_all();
+        self.heartbeats.clear();
+        if !leader {
+            tracing::info!("no longer the leader: scheduling stopped");
+            return;
+        }
+        let (plans, plan_rx) = mpsc::channel(64);
+        *self.plans.lock().unwrap_or_else(|e| e.into_inner()) = Some(plans);
         let snap = self.state.snapshot();
         let now = self.now();
         for eval in snap.evals() {
@@ -90,11 +134,12 @@ impl Server {
             self.heartbeats
                 .reset(&node.id, ttl, tokio::time::Instant::now());
         }
-        tokio::spawn(crate::planner::run(self.clone(), plan_rx));
+        tasks.push(tokio::spawn(crate::planner::run(self.clone(), plan_rx)));
         for _ in 0..self.config.num_workers.max(1) {
-            tokio::spawn(crate::worker::run(self.clone()));
+            tasks.push(tokio::spawn(crate::worker::run(self.clone())));
         }
-        tokio::spawn(self.clone().timers());
+        tasks.push(tokio::spawn(self.clone().timers()));
+        tracing::info!("leading: scheduling started");
     }
 
     pub fn config(&self) -> &ServerConfig {
@@ -109,13 +154,19 @@ impl Server {
         self.clock.now()
     }
 
-    /// The leader's RPC address (this server: dev mode and single-server clusters).
+    /// The leader's RPC address; empty while there is none.
     pub fn leader(&self) -> String {
-        self.config.rpc_addr.clone()
+        self.cluster.leader().unwrap_or_default()
     }
 
+    /// The RPC addresses of the servers that vote.
     pub fn peers(&self) -> Vec<String> {
-        vec![self.config.rpc_addr.clone()]
+        self.cluster.peers()
+    }
+
+    /// The cluster: its members, and the operator's actions on it.
+    pub fn cluster(&self) -> &dyn ClusterView {
+        self.cluster.as_ref()
     }
 
     /// How many evaluations wait in the broker and how many are blocked.
@@ -419,11 +470,16 @@ impl Server {
 
     // ---- internals ----
 
-    /// Commits a command, then hands the evaluations it carried to the broker (pending)
-    /// or the blocked set (blocked). Every write goes through here.
-    pub(crate) async fn commit(&self, cmd: Command) -> Result<ApplyOutcome, ServerError> {
+    /// Commits a command, then, on the leader, hands the evaluations it carried to the
+    /// broker (pending) or the blocked set (blocked). Every write goes through here:
+    /// a follower's log forwards the command to the leader's `commit`, so the
+    /// leader's broker sees every evaluation.
+    pub async fn commit(&self, cmd: Command) -> Result<ApplyOutcome, ServerError> {
         let evals = evals_of(&cmd);
         let outcome = self.log.commit(cmd).await?;
+        if !self.is_leader() {
+            return Ok(outcome);
+        }
         let now = self.now();
         let snap = self.state.snapshot();
         for eval in evals {
@@ -454,7 +510,13 @@ impl Server {
         evals: Vec<Evaluation>,
     ) -> Result<PlanApplied, ServerError> {
         let (reply, rx) = oneshot::channel();
-        self.plans
+        let plans = self
+            .plans
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or_else(|| ServerError::Unavailable("not the leader".into()))?;
+        plans
             .send(PlanRequest { plan, evals, reply })
             .await
             .map_err(|_| ServerError::Unavailable("plan applier stopped".into()))?;

@@ -447,3 +447,57 @@ async fn the_catalog_takes_live_allocations_only_and_follows_them() {
         .expect("deleted by alloc");
     assert!(server.state().snapshot().services().is_empty());
 }
+
+#[tokio::test]
+async fn a_follower_commits_without_scheduling_and_a_new_leader_picks_up_pending_work() {
+    // Two servers over one store stand in for a follower and the next leader: only
+    // the one that leads schedules.
+    let state = StateHandle::default();
+    let log = Arc::new(LocalLog::new(state.clone()));
+    let follower = Server::new(
+        ServerConfig::default(),
+        state.clone(),
+        log.clone(),
+        Arc::new(SystemClock),
+    );
+    assert!(!follower.is_leader(), "a server starts as a follower");
+    follower
+        .register_node(node("n1"))
+        .await
+        .expect("node registers");
+    let reg = follower
+        .register_job(job("web", 2, port("http", 0)))
+        .await
+        .expect("a follower commits writes");
+    let eval_id = reg.eval_id.expect("an evaluation is created");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let snap = state.snapshot();
+    assert!(
+        live_allocs(&snap, "web").is_empty(),
+        "nothing is scheduled while no server leads"
+    );
+    assert_eq!(
+        snap.eval(&eval_id.clone().into())
+            .map(|e| e.status.as_str()),
+        Some("pending")
+    );
+
+    let leader = Server::new(ServerConfig::default(), state, log, Arc::new(SystemClock));
+    leader.set_leader(true);
+    let snap = wait_until(&leader, "the pending evaluation placed", |s| {
+        live_allocs(s, "web").len() == 2
+    })
+    .await;
+    assert_eq!(
+        snap.eval(&eval_id.into()).map(|e| e.status.as_str()),
+        Some("complete")
+    );
+
+    leader.set_leader(false);
+    assert!(!leader.is_leader());
+    assert_eq!(
+        leader.queue_depths(),
+        (0, 0),
+        "a former leader forgets its queues"
+    );
+}

@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use caravan_net::{BridgeConfig, Ipv4Subnet, LinuxNetOps};
 use serde_json::Value;
 
+pub mod cluster;
 pub mod fixtures;
 
 /// How long any awaited condition may take before the test fails. Generous: CI

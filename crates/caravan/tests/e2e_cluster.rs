@@ -1,0 +1,489 @@
+//! A real cluster: three servers replicating with Raft and client agents on other
+//! hosts, each agent a process in its own network namespace with its own address
+//! ([`support::cluster`]). The servers lose their leader, a partitioned server and a
+//! whole restart without losing an acknowledged write; clients run scenario 3 across
+//! nodes, keep their tasks through a SIGKILL of the agent, and a lost client's work
+//! moves elsewhere.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::cluster::{Cluster, ClusterSpec, DNS_PORT, Host};
+use support::fixtures::curl;
+use support::{hello_app_bin, is_root};
+
+/// Node loss: heartbeat TTL + grace (5 s + 5 s by default), then scheduling and a
+/// task start, with room for a slow machine.
+const NODE_LOSS: Duration = Duration::from_secs(60);
+const DEADLINE: Duration = Duration::from_secs(60);
+
+fn skip_unless_root() -> bool {
+    if is_root() {
+        return false;
+    }
+    eprintln!("skipping: cluster tests need root (network namespaces)");
+    true
+}
+
+/// A service job of one `sleep`, registered with the API's JSON.
+fn sleep_job(id: &str) -> Value {
+    json!({"Job": {
+        "ID": id,
+        "Name": id,
+        "Type": "service",
+        "Datacenters": ["dc1"],
+        "TaskGroups": [{
+            "Name": "g",
+            "Count": 1,
+            "Tasks": [{
+                "Name": "t",
+                "Driver": "raw_exec",
+                "Config": {"command": "/bin/sleep", "args": ["3600"]},
+                "Resources": {"CPU": 20, "MemoryMB": 16}
+            }]
+        }]
+    }})
+}
+
+fn job_ids(cluster: &Cluster, host: &Host, query: &str) -> Vec<String> {
+    let jobs = cluster.get_json(host, &format!("/v1/jobs{query}"));
+    let mut ids: Vec<String> = jobs
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|j| j["ID"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}
+
+/// A write through `host`'s HTTP API, run inside its namespace (the test process
+/// cannot reach a partitioned host): the HTTP status, 0 when it did not answer.
+fn put_inside(host: &Host, path: &str, body: &Value) -> u16 {
+    let url = format!("http://{}:4646{path}", host.ip());
+    let out = host.exec(&[
+        "curl",
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-m",
+        "20",
+        "-X",
+        "PUT",
+        "--data-binary",
+        &body.to_string(),
+        &url,
+    ]);
+    out.stdout.trim().parse().unwrap_or(0)
+}
+
+fn stale_job_ids_inside(host: &Host) -> Vec<String> {
+    let url = format!("http://{}:4646/v1/jobs?stale", host.ip());
+    let out = host.exec(&["curl", "-s", "-m", "5", &url]);
+    let jobs: Value = serde_json::from_str(&out.stdout).unwrap_or(Value::Null);
+    let mut ids: Vec<String> = jobs
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|j| j["ID"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn servers_keep_every_acknowledged_write_through_leader_loss_partition_and_restart() {
+    if skip_unless_root() {
+        return;
+    }
+    let cluster = Cluster::start(ClusterSpec {
+        servers: 3,
+        clients: 0,
+        ..ClusterSpec::default()
+    });
+    let leader = cluster.wait_for_leader();
+    let peers = cluster.get_json(cluster.server(leader), "/v1/operator/raft/configuration");
+    assert_eq!(
+        peers["Servers"].as_array().map(Vec::len),
+        Some(3),
+        "three voters: {peers}"
+    );
+
+    // Writes through every server: a follower forwards to the leader.
+    let mut expected = Vec::new();
+    for (i, host) in cluster.servers().enumerate() {
+        let id = format!("before-{i}");
+        cluster.put_json(host, "/v1/jobs", &sleep_job(&id));
+        expected.push(id);
+    }
+    expected.sort();
+
+    // The leader dies: another is elected, nothing acknowledged is lost, writes go on.
+    cluster.server(leader).kill();
+    let new_leader = cluster.wait_for_leader();
+    assert_ne!(new_leader, leader, "a new leader is elected");
+    for host in cluster.servers().filter(|h| h.is_running()) {
+        assert_eq!(job_ids(&cluster, host, ""), expected, "on {}", host.name());
+    }
+    cluster.put_json(
+        cluster.server(new_leader),
+        "/v1/jobs",
+        &sleep_job("after-failover"),
+    );
+    expected.push("after-failover".into());
+    expected.sort();
+
+    // The old leader comes back and catches up.
+    cluster.server(leader).start();
+    cluster.wait_for("the old leader to catch up", DEADLINE, |last| {
+        let ids = stale_job_ids_inside(cluster.server(leader));
+        *last = format!("{ids:?}");
+        (ids == expected).then_some(())
+    });
+
+    // A partitioned follower cannot commit; healed, it catches up.
+    let leader = cluster.wait_for_leader();
+    let follower = (0..3).find(|i| *i != leader).expect("a follower");
+    cluster.server(follower).partition();
+    let status = put_inside(
+        cluster.server(follower),
+        "/v1/jobs",
+        &sleep_job("from-the-minority"),
+    );
+    assert_ne!(
+        status, 200,
+        "a partitioned server must not acknowledge a write"
+    );
+    cluster.put_json(
+        cluster.server(leader),
+        "/v1/jobs",
+        &sleep_job("during-partition"),
+    );
+    expected.push("during-partition".into());
+    expected.sort();
+    assert_eq!(
+        job_ids(&cluster, cluster.server(leader), ""),
+        expected,
+        "the majority never saw the minority's write"
+    );
+    cluster.server(follower).heal();
+    // The refused write was never acknowledged; a request still in flight when the
+    // partition heals may yet land (as with any timed-out write), so the healed
+    // follower must simply agree with the leader.
+    cluster.wait_for("the healed follower to catch up", DEADLINE, |last| {
+        let ids = stale_job_ids_inside(cluster.server(follower));
+        let leader_ids = job_ids(&cluster, cluster.server(leader), "");
+        *last = format!("follower {ids:?}, leader {leader_ids:?}");
+        (ids == leader_ids && expected.iter().all(|id| ids.contains(id))).then_some(())
+    });
+    expected = job_ids(&cluster, cluster.server(leader), "");
+
+    // Every server restarted at once: the state comes back from disk.
+    for host in cluster.servers() {
+        host.kill();
+    }
+    for host in cluster.servers() {
+        host.start();
+    }
+    let leader = cluster.wait_for_leader();
+    for host in cluster.servers() {
+        cluster.wait_for(
+            "the state to be back after a full restart",
+            DEADLINE,
+            |last| {
+                let ids = stale_job_ids_inside(host);
+                *last = format!("{}: {ids:?}", host.name());
+                (ids == expected).then_some(())
+            },
+        );
+    }
+    cluster.put_json(
+        cluster.server(leader),
+        "/v1/jobs",
+        &sleep_job("after-restart"),
+    );
+}
+
+/// Scenario 3 split over nodes: redis on the client in zone a, the app on another.
+fn scenario_3_across_nodes() -> String {
+    format!(
+        r#"
+job "hello" {{
+  datacenters = ["dc1"]
+  group "redis" {{
+    constraint {{
+      attribute = "${{meta.zone}}"
+      value     = "a"
+    }}
+    network {{
+      port "redis" {{}}
+    }}
+    service {{
+      name     = "redis"
+      port     = "redis"
+      provider = "nomad"
+    }}
+    task "redis" {{
+      driver = "raw_exec"
+      config {{
+        command = "/usr/bin/redis-server"
+        args    = ["--port", "${{NOMAD_PORT_redis}}", "--bind", "${{NOMAD_IP_redis}}", "--protected-mode", "no", "--save", ""]
+      }}
+      resources {{
+        cpu    = 50
+        memory = 64
+      }}
+    }}
+  }}
+  group "app" {{
+    constraint {{
+      attribute = "${{meta.zone}}"
+      operator  = "!="
+      value     = "a"
+    }}
+    network {{
+      port "http" {{}}
+    }}
+    service {{
+      name     = "app"
+      port     = "http"
+      provider = "nomad"
+    }}
+    task "app" {{
+      driver = "raw_exec"
+      config {{
+        command = "{bin}"
+      }}
+      env {{
+        PORT       = "${{NOMAD_PORT_http}}"
+        HELLO_BIND = "${{NOMAD_IP_http}}"
+      }}
+      template {{
+        data        = <<EOH
+{{{{ range nomadService "redis" }}}}DEMO_REDIS_ADDR={{{{ .Address }}}}:{{{{ .Port }}}}{{{{ end }}}}
+EOH
+        destination = "secrets/config.env"
+        env         = true
+        change_mode = "restart"
+      }}
+      resources {{
+        cpu    = 50
+        memory = 32
+      }}
+    }}
+  }}
+}}
+"#,
+        bin = hello_app_bin().display()
+    )
+}
+
+/// The running allocation of `group` in job `hello`: (alloc id, node id).
+fn running_alloc(cluster: &Cluster, server: &Host, group: &str) -> Option<(String, String)> {
+    let allocs = cluster.get_json(server, "/v1/job/hello/allocations");
+    allocs.as_array()?.iter().find_map(|a| {
+        (a["TaskGroup"] == group && a["ClientStatus"] == "running" && a["DesiredStatus"] == "run")
+            .then(|| {
+                (
+                    a["ID"].as_str().unwrap_or_default().to_owned(),
+                    a["NodeID"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+    })
+}
+
+/// The app's address in the catalog, once one healthy-enough instance is there.
+fn service_addrs(cluster: &Cluster, server: &Host, name: &str) -> Vec<String> {
+    let regs = cluster.get_json(server, &format!("/v1/service/{name}"));
+    regs.as_array()
+        .map(|a| {
+            a.iter()
+                .map(|r| {
+                    format!(
+                        "{}:{}",
+                        r["Address"].as_str().unwrap_or_default(),
+                        r["Port"]
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The pid listening on `port` inside `host`'s namespace.
+fn listener_pid(host: &Host, port: &str) -> Option<u32> {
+    let out = host.exec(&["ss", "-ltnpH", &format!("sport = :{port}")]);
+    let at = out.stdout.find("pid=")? + 4;
+    out.stdout[at..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
+fn dig_a(server: &Host, name: &str) -> Vec<String> {
+    let out = std::process::Command::new("dig")
+        .args([
+            &format!("@{}", server.ip()),
+            "-p",
+            &DNS_PORT.to_string(),
+            "+short",
+            "+tries=1",
+            "+time=2",
+            name,
+            "A",
+        ])
+        .output()
+        .expect("dig runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn clients_run_scenario_3_across_nodes_keep_tasks_through_a_restart_and_lose_a_node() {
+    if skip_unless_root() {
+        return;
+    }
+    let zones = ["a", "b", "c"];
+    let cluster = Cluster::start(ClusterSpec {
+        servers: 3,
+        clients: 3,
+        client_meta: zones
+            .iter()
+            .map(|z| BTreeMap::from([("zone".to_owned(), (*z).to_owned())]))
+            .collect(),
+        ..ClusterSpec::default()
+    });
+    let leader = cluster.wait_for_leader();
+    let server = cluster.server((leader + 1) % 3); // a follower: everything forwards
+    cluster.wait_for("three ready nodes", DEADLINE, |last| {
+        let nodes = cluster.get_json(server, "/v1/nodes");
+        *last = nodes.to_string();
+        (nodes
+            .as_array()?
+            .iter()
+            .filter(|n| n["Status"] == "ready")
+            .count()
+            == 3)
+            .then_some(())
+    });
+    let node_of: BTreeMap<String, usize> = cluster
+        .get_json(server, "/v1/nodes")
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| {
+            let name = n["Name"].as_str().unwrap_or_default();
+            let index = name.trim_start_matches('c').parse::<usize>().unwrap_or(1) - 1;
+            (n["ID"].as_str().unwrap_or_default().to_owned(), index)
+        })
+        .collect();
+
+    // Scenario 3 across nodes: the app on one reaches redis on another.
+    let job_file = cluster.net.dir().join("hello.nomad");
+    std::fs::write(&job_file, scenario_3_across_nodes()).expect("job file written");
+    cluster
+        .cli(server, &["job", "run", &job_file.display().to_string()])
+        .success();
+    let (redis_alloc, redis_node) = cluster.wait_for("redis running", DEADLINE, |_| {
+        running_alloc(&cluster, server, "redis")
+    });
+    let (_, app_node) = cluster.wait_for("the app running", DEADLINE, |_| {
+        running_alloc(&cluster, server, "app")
+    });
+    assert_eq!(node_of[&redis_node], 0, "redis runs in zone a");
+    assert_ne!(node_of[&app_node], 0, "the app runs elsewhere");
+    let app = cluster.wait_for("the app to count visits in redis", DEADLINE, |last| {
+        let addr = service_addrs(&cluster, server, "app").pop()?;
+        let (code, body) = curl(&format!("http://{addr}/"));
+        *last = format!("{addr}: {code} {body}");
+        (code == 200 && body.contains("visited")).then_some(addr)
+    });
+    let redis_host = cluster.client(0);
+    assert_eq!(
+        dig_a(server, "redis.service.consul"),
+        vec![redis_host.ip().to_string()],
+        "DNS answers redis on its node"
+    );
+
+    // SIGKILL redis's agent and start it again: redis keeps running, still managed.
+    let redis_port = service_addrs(&cluster, server, "redis")
+        .pop()
+        .and_then(|a| a.rsplit_once(':').map(|(_, p)| p.to_owned()))
+        .expect("redis is in the catalog");
+    let pid = listener_pid(redis_host, &redis_port).expect("redis listens");
+    redis_host.kill();
+    redis_host.start();
+    cluster.wait_for("the restarted client to report", DEADLINE, |last| {
+        let alloc = cluster.get_json(server, &format!("/v1/allocation/{redis_alloc}"));
+        *last = alloc["ClientStatus"].to_string();
+        let nodes = cluster.get_json(server, "/v1/nodes");
+        let ready = nodes
+            .as_array()?
+            .iter()
+            .any(|n| n["ID"] == redis_node.as_str() && n["Status"] == "ready");
+        (ready && alloc["ClientStatus"] == "running").then_some(())
+    });
+    assert_eq!(
+        listener_pid(redis_host, &redis_port),
+        Some(pid),
+        "the same redis process serves after the agent restart"
+    );
+    let (code, body) = curl(&format!("http://{app}/"));
+    assert!(code == 200 && body.contains("visited"), "{code} {body}");
+
+    // The app's node is lost: its allocation runs elsewhere, and the old instance
+    // leaves the catalog and DNS.
+    let app_host = cluster.client(node_of[&app_node]);
+    let old_ip = app_host.ip().to_string();
+    // The whole machine goes: the agent and every task on it.
+    app_host.kill();
+    let pids = std::process::Command::new("ip")
+        .args(["netns", "pids", app_host.netns()])
+        .output()
+        .expect("ip netns pids");
+    for pid in String::from_utf8_lossy(&pids.stdout).split_whitespace() {
+        let _ = std::process::Command::new("kill")
+            .args(["-9", pid])
+            .status();
+    }
+    let (_, new_node) = cluster.wait_for("the app replaced on another node", NODE_LOSS, |last| {
+        let found = running_alloc(&cluster, server, "app");
+        *last = format!("{found:?}");
+        found.filter(|(_, node)| *node != app_node)
+    });
+    assert_ne!(node_of[&new_node], 0, "the constraint still holds");
+    cluster.wait_for(
+        "the lost instance out of the catalog and DNS",
+        DEADLINE,
+        |last| {
+            let addrs = service_addrs(&cluster, server, "app");
+            let dns = dig_a(server, "app.service.consul");
+            *last = format!("catalog {addrs:?}, dns {dns:?}");
+            (addrs.len() == 1
+                && !addrs[0].starts_with(&format!("{old_ip}:"))
+                && !dns.contains(&old_ip)
+                && !dns.is_empty())
+            .then_some(())
+        },
+    );
+
+    // Still managed: stopping the job stops redis on the restarted client.
+    cluster.cli(server, &["job", "stop", "hello"]).success();
+    cluster.wait_for("redis stopped", DEADLINE, |_| {
+        listener_pid(redis_host, &redis_port)
+            .is_none()
+            .then_some(())
+    });
+}

@@ -131,9 +131,10 @@ fn classify<'a>(
                 Reschedule::Never => Slot::Exhausted(alloc),
             },
             "lost" if keep_lost => Slot::Exhausted(alloc),
+            // Its node may come back with it still running: it is told to stop.
             "lost" => Slot::Replace {
                 alloc,
-                stop: None,
+                stop: Some(STOP_LOST),
                 delay: None,
                 replace: true,
             },

@@ -159,6 +159,13 @@ fn lost_allocations_are_replaced_elsewhere() {
         "a lost allocation is not a failed reschedule"
     );
     assert_eq!(h.live("web").len(), 3);
+    assert_eq!(
+        h.snap()
+            .alloc(&on_n1[0].id)
+            .map(|a| a.desired_status.clone()),
+        Some("stop".into()),
+        "a node that comes back stops what was replaced"
+    );
 }
 
 #[test]

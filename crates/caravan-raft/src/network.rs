@@ -22,6 +22,9 @@ use crate::types::{RaftId, RaftRequest, RaftResponse, TypeConfig};
 /// A boxed, sendable future (what [`Transport::send`] returns).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// The least time a message gets to be answered.
+const MIN_RPC_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Why a message did not get an answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransportError {
@@ -84,8 +87,11 @@ impl PeerClient {
     where
         E: std::error::Error,
     {
-        let sent =
-            tokio::time::timeout(option.hard_ttl(), self.transport.send(&self.addr, req)).await;
+        // openraft allows one heartbeat interval; a large append (a plan of a thousand
+        // allocations) fsynced by a busy follower takes longer, and cutting it off
+        // only makes the leader send it again. Heartbeats answer well within this.
+        let ttl = option.hard_ttl().max(MIN_RPC_TTL);
+        let sent = tokio::time::timeout(ttl, self.transport.send(&self.addr, req)).await;
         match sent {
             Ok(Ok(resp)) => Ok(resp),
             Ok(Err(e @ TransportError::Unreachable { .. })) => {
@@ -97,7 +103,7 @@ impl PeerClient {
             Err(_) => {
                 let e = TransportError::Failed {
                     addr: self.addr.clone(),
-                    reason: format!("no answer within {:?}", option.hard_ttl()),
+                    reason: format!("no answer within {ttl:?}"),
                 };
                 Err(RPCError::Network(NetworkError::new(&e)))
             }

@@ -1,4 +1,5 @@
 //! What the benches share: a dev agent started from the release binary ([`agent`]), a
+//! cluster of servers and clients started from configuration files ([`cluster`]), a
 //! minimal blocking HTTP/1.1 client ([`http`]), the Nomad API steps they wait on
 //! ([`nomad`]), read load ([`load`]) and percentiles ([`stats`]). Each bench includes
 //! it with `#[path = "support/mod.rs"] mod support;`: a `mod.rs` in a directory without
@@ -7,6 +8,7 @@
 #![allow(dead_code)] // Each bench uses a different part of it.
 
 pub mod agent;
+pub mod cluster;
 pub mod http;
 pub mod load;
 pub mod nomad;

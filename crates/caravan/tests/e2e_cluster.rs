@@ -443,21 +443,15 @@ fn clients_run_scenario_3_across_nodes_keep_tasks_through_a_restart_and_lose_a_n
     let (code, body) = curl(&format!("http://{app}/"));
     assert!(code == 200 && body.contains("visited"), "{code} {body}");
 
-    // The app's node is lost: its allocation runs elsewhere, and the old instance
-    // leaves the catalog and DNS.
+    // The app's node is cut off (its agent and tasks keep running, unreachable): the
+    // allocation runs elsewhere, and the old instance leaves the catalog and DNS.
     let app_host = cluster.client(node_of[&app_node]);
     let old_ip = app_host.ip().to_string();
-    // The whole machine goes: the agent and every task on it.
-    app_host.kill();
-    let pids = std::process::Command::new("ip")
-        .args(["netns", "pids", app_host.netns()])
-        .output()
-        .expect("ip netns pids");
-    for pid in String::from_utf8_lossy(&pids.stdout).split_whitespace() {
-        let _ = std::process::Command::new("kill")
-            .args(["-9", pid])
-            .status();
-    }
+    let old_port = app
+        .rsplit_once(':')
+        .map(|(_, p)| p.to_owned())
+        .expect("an app address");
+    app_host.partition();
     let (_, new_node) = cluster.wait_for("the app replaced on another node", NODE_LOSS, |last| {
         let found = running_alloc(&cluster, server, "app");
         *last = format!("{found:?}");
@@ -478,6 +472,37 @@ fn clients_run_scenario_3_across_nodes_keep_tasks_through_a_restart_and_lose_a_n
             .then_some(())
         },
     );
+    let new_app = service_addrs(&cluster, server, "app")
+        .pop()
+        .expect("the new app");
+    let (code, body) = curl(&format!("http://{new_app}/"));
+    assert!(code == 200 && body.contains("visited"), "{code} {body}");
+
+    // The node comes back: it stops what was replaced, and is ready again.
+    assert!(
+        listener_pid(app_host, &old_port).is_some(),
+        "the cut-off node's app ran on while partitioned"
+    );
+    app_host.heal();
+    cluster.wait_for(
+        "the returning node to stop the replaced app",
+        DEADLINE,
+        |last| {
+            let nodes = cluster.get_json(server, "/v1/nodes");
+            let ready = nodes
+                .as_array()?
+                .iter()
+                .any(|n| n["ID"] == app_node.as_str() && n["Status"] == "ready");
+            let still = listener_pid(app_host, &old_port);
+            *last = format!("ready {ready}, old app pid {still:?}");
+            (ready && still.is_none()).then_some(())
+        },
+    );
+    assert_eq!(
+        service_addrs(&cluster, server, "app"),
+        vec![new_app],
+        "only the replacement is in the catalog"
+    );
 
     // Still managed: stopping the job stops redis on the restarted client.
     cluster.cli(server, &["job", "stop", "hello"]).success();
@@ -486,4 +511,80 @@ fn clients_run_scenario_3_across_nodes_keep_tasks_through_a_restart_and_lose_a_n
             .is_none()
             .then_some(())
     });
+}
+
+/// Runs `caravan tls ...` in `dir`.
+fn tls_cmd(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new(support::caravan_bin())
+        .arg("tls")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("caravan tls runs");
+    assert!(out.status.success(), "caravan tls {args:?}: {out:?}");
+}
+
+#[test]
+fn the_rpc_port_speaks_mutual_tls_when_configured() {
+    if skip_unless_root() {
+        return;
+    }
+    let certs = tempfile::tempdir().expect("a temp dir");
+    tls_cmd(certs.path(), &["ca", "create"]);
+    tls_cmd(certs.path(), &["cert", "create", "-server"]);
+    tls_cmd(certs.path(), &["cert", "create", "-client"]);
+    let block = |kind: &str| {
+        let file = |name: &str| certs.path().join(name).display().to_string();
+        format!(
+            "tls {{\n  rpc = true\n  ca_file = {:?}\n  cert_file = {:?}\n  key_file = {:?}\n  \
+             verify_server_hostname = true\n}}\n",
+            file("caravan-agent-ca.pem"),
+            file(&format!("global-{kind}-caravan.pem")),
+            file(&format!("global-{kind}-caravan-key.pem")),
+        )
+    };
+    let cluster = Cluster::start(ClusterSpec {
+        servers: 3,
+        clients: 1,
+        extra_server_config: block("server"),
+        extra_client_config: block("client"),
+        ..ClusterSpec::default()
+    });
+    let leader = cluster.wait_for_leader();
+    let server = cluster.server(leader);
+    cluster.wait_for("the client registered over TLS", DEADLINE, |last| {
+        let nodes = cluster.get_json(server, "/v1/nodes");
+        *last = nodes.to_string();
+        (nodes.as_array()?.iter().any(|n| n["Status"] == "ready")).then_some(())
+    });
+    // A job placed and run through the TLS port, written through a follower.
+    let follower = cluster.server((leader + 1) % 3);
+    cluster.put_json(follower, "/v1/jobs", &sleep_job("over-tls"));
+    cluster.wait_for("the job running on the client", DEADLINE, |last| {
+        let allocs = cluster.get_json(server, "/v1/job/over-tls/allocations");
+        *last = allocs.to_string();
+        (allocs
+            .as_array()?
+            .iter()
+            .any(|a| a["ClientStatus"] == "running"))
+        .then_some(())
+    });
+    // Without a certificate the RPC port refuses to talk: a plain TCP peer gets no
+    // answer to a well-formed frame.
+    let rpc = std::net::SocketAddr::new(server.ip().into(), support::cluster::RPC_PORT);
+    let mut plain = std::net::TcpStream::connect(rpc).expect("the port accepts TCP");
+    plain
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout set");
+    let frame = br#"{"id":1,"method":"status.peer","body":null}"#;
+    let mut bytes = (frame.len() as u32).to_be_bytes().to_vec();
+    bytes.extend_from_slice(frame);
+    use std::io::{Read, Write};
+    let _ = plain.write_all(&bytes);
+    let mut answer = Vec::new();
+    let _ = plain.read_to_end(&mut answer);
+    assert!(
+        !String::from_utf8_lossy(&answer).contains("\"ok\""),
+        "a plain connection must not be answered: {answer:?}"
+    );
 }

@@ -37,12 +37,44 @@ const RPC_PORT: u16 = 4647;
 const ASK_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub(crate) async fn run(raft: Raft, rpc: RpcClient, plan: JoinPlan, names: PeerNames) {
+    join(&raft, &rpc, &plan, &names).await;
+    learn_names(&raft, &rpc, &names).await;
+}
+
+/// Asks each member whose name is not known yet for it, now and then (servers that
+/// joined after this one, or before it restarted).
+async fn learn_names(raft: &Raft, rpc: &RpcClient, names: &PeerNames) {
+    loop {
+        let unknown: Vec<String> = {
+            let known = names.lock().unwrap_or_else(|e| e.into_inner());
+            raft.members()
+                .into_iter()
+                .map(|m| m.addr)
+                .filter(|addr| !known.contains_key(addr))
+                .collect()
+        };
+        for addr in unknown {
+            if let Ok(peer) = rpc
+                .call_typed::<_, PeerStatus>(&addr, PEER_METHOD, &(), ASK_TIMEOUT)
+                .await
+            {
+                names
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(addr, peer.name);
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+}
+
+async fn join(raft: &Raft, rpc: &RpcClient, plan: &JoinPlan, names: &PeerNames) {
     if raft.is_initialized() {
         tracing::info!("raft state found on disk: rejoining the cluster as a member");
         return;
     }
     if plan.bootstrap_expect <= 1 && plan.retry_join.is_empty() {
-        bootstrap(&raft, BTreeMap::from([(plan.id, plan.addr.clone())])).await;
+        bootstrap(raft, BTreeMap::from([(plan.id, plan.addr.clone())])).await;
         return;
     }
     let mut attempts = 0u32;
@@ -92,7 +124,7 @@ pub(crate) async fn run(raft: Raft, rpc: RpcClient, plan: JoinPlan, names: PeerN
         } else if seen.len() >= plan.bootstrap_expect as usize
             && seen.keys().next() == Some(&plan.id)
         {
-            bootstrap(&raft, seen).await;
+            bootstrap(raft, seen).await;
         } else {
             tracing::info!(
                 seen = seen.len(),

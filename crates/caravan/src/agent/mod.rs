@@ -424,9 +424,13 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
 }
 
 fn dns_config(settings: &Settings) -> caravan_dns::DnsConfig {
+    // One UDP worker thread per core, at most four: each answers a batch of
+    // queries per system call.
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     let mut config = caravan_dns::DnsConfig {
         datacenter: settings.datacenter.clone(),
         recursors: settings.dns_recursors.clone(),
+        udp_workers: cores.clamp(1, 4),
         ..Default::default()
     };
     if let Some(ttl) = settings.dns_service_ttl {

@@ -211,6 +211,68 @@ fn servers_keep_every_acknowledged_write_through_leader_loss_partition_and_resta
         "/v1/jobs",
         &sleep_job("after-restart"),
     );
+    expected.push("after-restart".into());
+    expected.sort();
+
+    // operator snapshot save, a write, then restore: the write is gone everywhere.
+    let snap_file = cluster.net.dir().join("state.snap");
+    let snap_path = snap_file.display().to_string();
+    cluster
+        .cli(
+            cluster.server(leader),
+            &["operator", "snapshot", "save", &snap_path],
+        )
+        .success();
+    cluster.put_json(
+        cluster.server(leader),
+        "/v1/jobs",
+        &sleep_job("after-snapshot"),
+    );
+    let follower = (leader + 1) % 3;
+    cluster
+        .cli(
+            cluster.server(follower),
+            &["operator", "snapshot", "restore", &snap_path],
+        )
+        .success();
+    for host in cluster.servers() {
+        cluster.wait_for("the snapshot restored on every server", DEADLINE, |last| {
+            let ids = stale_job_ids_inside(host);
+            *last = format!("{}: {ids:?}", host.name());
+            (ids == expected).then_some(())
+        });
+    }
+
+    // A dead server is removed from the configuration; the other two go on.
+    cluster.server(follower).kill();
+    let address = format!(
+        "{}:{}",
+        cluster.server(follower).ip(),
+        support::cluster::RPC_PORT
+    );
+    cluster
+        .cli(
+            cluster.server(leader),
+            &[
+                "operator",
+                "raft",
+                "remove-peer",
+                &format!("-peer-address={address}"),
+            ],
+        )
+        .success();
+    let config = cluster.get_json(cluster.server(leader), "/v1/operator/raft/configuration");
+    let addresses: Vec<&str> = config["Servers"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|s| s["Address"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(addresses.len(), 2, "{config}");
+    assert!(!addresses.contains(&address.as_str()), "{config}");
+    cluster.put_json(
+        cluster.server(leader),
+        "/v1/jobs",
+        &sleep_job("two-servers"),
+    );
 }
 
 /// Scenario 3 split over nodes: redis on the client in zone a, the app on another.

@@ -516,6 +516,7 @@ async fn start_server(
         Arc::new(SystemClock),
         Arc::new(RaftCluster {
             raft: raft.clone(),
+            rpc: rpc_client.clone(),
             names: names.clone(),
         }),
     );

@@ -155,12 +155,28 @@ pub(crate) fn server_error(e: RpcError) -> ServerError {
     }
 }
 
-/// Who leads and who is a member, as Raft knows it.
+/// The RPC methods that carry an operator's action to the leader.
+pub(crate) const REMOVE_PEER_METHOD: &str = "operator.remove_peer";
+pub(crate) const RESTORE_METHOD: &str = "operator.restore";
+
+/// Who leads and who is a member, as Raft knows it. The operator's actions run on
+/// the leader: a follower forwards them.
 #[derive(Debug, Clone)]
 pub(crate) struct RaftCluster {
     pub raft: Raft,
-    /// This server's name, for its own row.
+    pub rpc: RpcClient,
+    /// Server names by RPC address, for the configuration's rows.
     pub names: Arc<std::sync::Mutex<std::collections::BTreeMap<String, String>>>,
+}
+
+impl RaftCluster {
+    /// The leader's address when it is another server.
+    fn leader_elsewhere(&self) -> Option<String> {
+        match self.raft.leader() {
+            Some((_, addr)) if !self.raft.is_leader() => Some(addr),
+            _ => None,
+        }
+    }
 }
 
 impl ClusterView for RaftCluster {
@@ -189,6 +205,13 @@ impl ClusterView for RaftCluster {
 
     fn remove_peer(&self, peer: String) -> BoxFuture<'_, Result<(), ServerError>> {
         Box::pin(async move {
+            if let Some(leader) = self.leader_elsewhere() {
+                return self
+                    .rpc
+                    .call_typed(&leader, REMOVE_PEER_METHOD, &peer, FORWARD_TIMEOUT)
+                    .await
+                    .map_err(server_error);
+            }
             let member = self
                 .raft
                 .members()
@@ -209,7 +232,16 @@ impl ClusterView for RaftCluster {
     }
 
     fn restore_snapshot(&self, bytes: Vec<u8>) -> BoxFuture<'_, Result<u64, ServerError>> {
-        Box::pin(async move { self.raft.restore_snapshot(bytes).await.map_err(write_error) })
+        Box::pin(async move {
+            if let Some(leader) = self.leader_elsewhere() {
+                return self
+                    .rpc
+                    .call_typed(&leader, RESTORE_METHOD, &bytes, FORWARD_TIMEOUT)
+                    .await
+                    .map_err(server_error);
+            }
+            self.raft.restore_snapshot(bytes).await.map_err(write_error)
+        })
     }
 }
 

@@ -125,6 +125,27 @@ impl ServerRpc {
                     .map_err(|e| rpc_error(super::replicated::write_error(e)))?;
                 encode(&self.server.state().snapshot().latest_index())
             }
+            super::replicated::REMOVE_PEER_METHOD => {
+                self.leader_only()?;
+                let peer: String = decode(body)?;
+                self.server
+                    .cluster()
+                    .remove_peer(peer)
+                    .await
+                    .map_err(rpc_error)?;
+                encode(&())
+            }
+            super::replicated::RESTORE_METHOD => {
+                self.leader_only()?;
+                let bytes: Vec<u8> = decode(body)?;
+                let index = self
+                    .server
+                    .cluster()
+                    .restore_snapshot(bytes)
+                    .await
+                    .map_err(rpc_error)?;
+                encode(&index)
+            }
             COMMIT_METHOD => {
                 self.leader_only()?;
                 let cmd: Command = decode(body)?;

@@ -1,8 +1,9 @@
 //! Caravan's Raft: the glue between openraft and the server's state store.
 //!
 //! It owns the replicated log and its durability: log entries, the vote, the commit
-//! point and the latest snapshot live in one redb file per server, and every log append
-//! is fsynced before it counts. It owns snapshots (built every
+//! point and the latest snapshot live in one redb file per server, and a log entry counts
+//! only once it is fsynced; appends are committed in groups (whatever is queued when the
+//! writer thread is free goes in one transaction, one fsync). It owns snapshots (built every
 //! [`RaftConfig::snapshot_after_logs`] entries, the log before them purged, sent to
 //! lagging or new servers in chunks, loaded back on restart), operator snapshot save and
 //! restore (a restore is itself a log entry, so every server applies it), and
@@ -22,6 +23,7 @@
 mod config;
 mod db;
 mod error;
+mod log_flusher;
 mod log_store;
 mod network;
 mod raft;
@@ -33,6 +35,7 @@ mod types;
 
 pub use config::RaftConfig;
 pub use error::{RaftError, WriteError};
+pub use log_flusher::LogFlushStats;
 pub use network::{BoxFuture, Transport, TransportError};
 pub use raft::Raft;
 pub use state_machine::StateMachine;

@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use crate::config::RaftConfig;
 use crate::db;
 use crate::error::{RaftError, WriteError};
+use crate::log_flusher::{FlushCounters, LogFlushStats};
 use crate::log_store::LogStore;
 use crate::network::{NetworkFactory, Transport};
 use crate::snapshot_file;
@@ -39,6 +40,7 @@ struct Inner {
     leader: watch::Receiver<Option<RaftId>>,
     /// Had a membership when opened (metrics may not show it yet) or was bootstrapped.
     initialized: AtomicBool,
+    flush_counters: Arc<FlushCounters>,
 }
 
 impl std::fmt::Debug for Raft {
@@ -80,11 +82,14 @@ impl Raft {
                 .map_err(|e| RaftError::Storage(e.to_string()))?
                 .map_err(|e| RaftError::Storage(e.to_string()))?
         };
+        let log_store = LogStore::new(db)
+            .map_err(|e| RaftError::Storage(format!("starting the log writer: {e}")))?;
+        let flush_counters = log_store.flush_counters();
         let raft = openraft::Raft::new(
             config.id,
             Arc::new(raft_config),
             NetworkFactory { transport },
-            LogStore::new(db),
+            log_store,
             sm.clone(),
         )
         .await
@@ -108,6 +113,7 @@ impl Raft {
                 sm: Mutex::new(Some(sm)),
                 leader,
                 initialized: AtomicBool::new(initialized),
+                flush_counters,
             }),
         })
     }
@@ -366,6 +372,12 @@ impl Raft {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
         }
+    }
+
+    /// How many fsynced transactions this replica's log took, and the entries they held
+    /// (appends are grouped: one transaction takes whatever queued while the last ran).
+    pub fn log_flush_stats(&self) -> LogFlushStats {
+        self.inner.flush_counters.stats()
     }
 
     fn metrics(&self) -> RaftMetrics<RaftId, BasicNode> {

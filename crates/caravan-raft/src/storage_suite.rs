@@ -33,7 +33,7 @@ impl StoreBuilder<TypeConfig, LogStore, SmStore, tempfile::TempDir> for Builder 
         let dir = tempfile::tempdir().expect("temp dir");
         let db = db::open(dir.path()).expect("open db");
         let sm = SmStore::open(Arc::new(Store::default()), db.clone())?;
-        Ok((dir, LogStore::new(db), sm))
+        Ok((dir, LogStore::new(db).expect("log writer starts"), sm))
     }
 }
 

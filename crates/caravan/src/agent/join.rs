@@ -173,3 +173,35 @@ async fn resolve(entries: &[String]) -> Vec<String> {
     out.dedup();
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn retry_join_entries_resolve_to_every_address_with_the_default_port() {
+        let addrs = resolve(&[
+            "127.0.0.1".to_owned(),
+            "127.0.0.2:5000".to_owned(),
+            "localhost".to_owned(),
+            "127.0.0.1:4647".to_owned(),
+        ])
+        .await;
+        assert!(addrs.contains(&"127.0.0.1:4647".to_owned()), "{addrs:?}");
+        assert!(addrs.contains(&"127.0.0.2:5000".to_owned()), "{addrs:?}");
+        assert_eq!(
+            addrs.iter().filter(|a| *a == "127.0.0.1:4647").count(),
+            1,
+            "a name and an address for one server count once: {addrs:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_bad_entry_is_skipped() {
+        assert!(
+            resolve(&["[::1".to_owned(), "no.such.host.invalid".to_owned()])
+                .await
+                .is_empty()
+        );
+    }
+}

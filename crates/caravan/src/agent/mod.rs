@@ -279,6 +279,11 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         });
     }
 
+    let net = if settings.client {
+        bridge_networking(&settings, &data_dir)?
+    } else {
+        None
+    };
     let client = if settings.client {
         let server_api: Arc<dyn ServerApi> = match &parts {
             Some(ServerParts { rpc: Some(rpc), .. }) => {
@@ -290,7 +295,17 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
                 settings.servers.clone(),
             )),
         };
-        Some(start_client(&settings, &data_dir, &node_name, http_addr, server_api).await?)
+        Some(
+            start_client(
+                &settings,
+                &data_dir,
+                &node_name,
+                http_addr,
+                server_api,
+                net.clone(),
+            )
+            .await?,
+        )
     } else {
         None
     };
@@ -318,7 +333,7 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         ),
         format!("            Bind Addrs: HTTP: {http_addr}"),
     ];
-    let mut dns_task = None;
+    let mut dns_tasks = Vec::new();
     match &parts {
         Some(parts) => {
             let mut api = Api::new(parts.server.clone(), agent);
@@ -354,18 +369,36 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
                 let (udp, tcp) = bind_dns(SocketAddr::new(bind, port)).await?;
                 let addr = udp.local_addr().context("reading the DNS address")?;
                 banner.push(format!("                   DNS: {addr} (udp, tcp)"));
-                let dns_config = dns_config(&settings);
-                let dns_state = parts.server.state().clone();
-                let cache = caravan_dns::CatalogCache::default();
-                dns_task = Some(tokio::spawn(caravan_dns::serve(
-                    udp,
-                    tcp,
-                    move || -> Arc<dyn caravan_dns::CatalogViewOwned> {
-                        cache.catalog(dns_state.snapshot())
-                    },
-                    dns_config,
-                    stopped(),
-                )));
+                let mut sockets = vec![(udp, tcp)];
+                // Allocations on the bridge reach DNS on its gateway's port 53, the only
+                // port a resolv.conf can name: `dns { servers = ["<gateway>"] }`.
+                if let Some(net) = &net {
+                    match bridge_dns(net.as_ref(), &settings).await {
+                        Ok((udp, tcp)) => {
+                            if let Ok(addr) = udp.local_addr() {
+                                banner.push(format!("      DNS (allocations): {addr} (udp, tcp)"));
+                            }
+                            sockets.push((udp, tcp));
+                        }
+                        Err(e) => tracing::warn!(
+                            error = %e,
+                            "no DNS on the bridge's gateway: allocations must name another server"
+                        ),
+                    }
+                }
+                for (udp, tcp) in sockets {
+                    let dns_state = parts.server.state().clone();
+                    let cache = caravan_dns::CatalogCache::default();
+                    dns_tasks.push(tokio::spawn(caravan_dns::serve(
+                        udp,
+                        tcp,
+                        move || -> Arc<dyn caravan_dns::CatalogViewOwned> {
+                            cache.catalog(dns_state.snapshot())
+                        },
+                        dns_config(&settings),
+                        stopped(),
+                    )));
+                }
             }
         }
         None => {
@@ -395,7 +428,7 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         .await
         .context("serving the HTTP APIs")?;
     let _ = stop.send(true);
-    if let Some(dns) = dns_task {
+    for dns in dns_tasks {
         match dns.await {
             Ok(Err(e)) => tracing::warn!(error = %e, "the DNS server failed"),
             Err(e) => tracing::warn!(error = %e, "the DNS server task failed"),
@@ -585,6 +618,7 @@ async fn start_client(
     node_name: &str,
     http_addr: SocketAddr,
     server_api: Arc<dyn ServerApi>,
+    net: Option<Arc<dyn NetOps>>,
 ) -> anyhow::Result<Arc<ClientAgent>> {
     // Docker labels containers with the node id: read (or made) before the client
     // starts, which then registers the same id.
@@ -614,7 +648,7 @@ async fn start_client(
     let containers: Arc<dyn ContainerRuntime> = docker;
     let plugins = ClientPlugins {
         drivers,
-        net: bridge_networking(settings, data_dir)?,
+        net,
         containers: Some(containers),
     };
     let address = if settings.bind.is_unspecified() {
@@ -644,6 +678,30 @@ async fn start_client(
     ClientAgent::start_with(client_config, server_api, plugins)
         .await
         .with_context(|| format!("starting the client in {}", data_dir.display()))
+}
+
+/// The DNS listener for allocations on the bridge: its gateway, port 53 (the bridge
+/// is made first if no allocation has needed it yet).
+async fn bridge_dns(
+    net: &dyn NetOps,
+    settings: &Settings,
+) -> anyhow::Result<(tokio::net::UdpSocket, tokio::net::TcpListener)> {
+    net.ensure_bridge()
+        .await
+        .map_err(|e| anyhow::anyhow!("setting up the bridge: {e}"))?;
+    let gateway = bridge_config(
+        &settings.bridge_network_name,
+        settings.bridge_network_subnet,
+    )
+    .gateway();
+    let addr = SocketAddr::new(gateway.into(), 53);
+    let udp = tokio::net::UdpSocket::bind(addr)
+        .await
+        .with_context(|| format!("binding DNS (udp) to {addr}"))?;
+    let tcp = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding DNS (tcp) to {addr}"))?;
+    Ok((udp, tcp))
 }
 
 /// Binds the DNS interface's UDP socket and TCP listener on one port. With port 0 the

@@ -985,6 +985,7 @@ impl TaskRunner {
         spec.resources = self.resources();
         spec.netns_path = cfg.netns_path.clone();
         spec.network_container = cfg.network_container.clone();
+        spec.no_network = cfg.group.network().is_some_and(|n| n.mode() == "none");
         spec.ports = group_ports(&cfg.alloc, &cfg.client.node);
         spec.env = env.into_env();
         spec

@@ -28,6 +28,10 @@ pub struct TaskSpec {
     /// holds the group's network namespace; the task joins it (`container:<id>`).
     /// Host-process drivers ignore it.
     pub network_container: Option<String>,
+    /// The group asked for no network (`network { mode = "none" }`): container drivers
+    /// give the task only a loopback; raw_exec, which isolates nothing, ignores it (as
+    /// Nomad's does).
+    pub no_network: bool,
     /// The allocation's port mappings (host port `value` to the task's `to`). Drivers
     /// that publish ports (docker's `ports = ["label"]`) look labels up here; raw_exec
     /// ignores them.
@@ -50,6 +54,7 @@ impl TaskSpec {
             resources: TaskResources::default(),
             netns_path: None,
             network_container: None,
+            no_network: false,
             ports: Vec::new(),
         }
     }

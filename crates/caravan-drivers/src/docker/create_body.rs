@@ -175,6 +175,9 @@ fn network_mode(spec: &TaskSpec, config: &DockerConfig) -> Result<String, Driver
     if let Some(container) = spec.network_container.as_deref().filter(|c| !c.is_empty()) {
         return Ok(format!("container:{container}"));
     }
+    if spec.no_network {
+        return Ok("none".to_owned());
+    }
     if let Some(netns) = &spec.netns_path {
         return Err(DriverError::InvalidConfig {
             task: spec.task_name.clone(),
@@ -481,6 +484,19 @@ mod tests {
         )?;
         assert_eq!(host(&b).network_mode.as_deref(), Some("host"));
         assert_eq!(host(&b).port_bindings, None);
+        Ok(())
+    }
+
+    #[test]
+    fn a_group_without_network_gets_docker_none_unless_the_task_says_otherwise()
+    -> Result<(), DriverError> {
+        let mut none = spec();
+        none.no_network = true;
+        let b = body(&none, json!({"image": "x", "ports": ["redis"]}))?;
+        assert_eq!(host(&b).network_mode.as_deref(), Some("none"));
+        assert_eq!(host(&b).port_bindings, None, "nothing to publish into");
+        let b = body(&none, json!({"image": "x", "network_mode": "host"}))?;
+        assert_eq!(host(&b).network_mode.as_deref(), Some("host"));
         Ok(())
     }
 

@@ -5,23 +5,26 @@
 //!
 //! [`DockerDriver`] is the real one; [`FakeContainerRuntime`] records calls.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
 use std::sync::{Mutex, MutexGuard};
 
 use caravan_drivers::DockerDriver;
 use caravan_drivers::DriverError;
 use caravan_drivers::docker::PauseContainer;
-use caravan_model::AllocId;
+use caravan_model::{AllocId, DnsConfig};
 
 use crate::BoxFuture;
 
 /// A container engine as the network hook and the agent's start see it.
 pub trait ContainerRuntime: Send + Sync + Debug {
-    /// Starts the allocation's pause container, or returns the one that runs.
+    /// Starts the allocation's pause container, or returns the one that runs. `dns`
+    /// (the group's `network { dns { ... } }`) becomes its resolv.conf, which the
+    /// docker tasks joining it share.
     fn start_pause<'a>(
         &'a self,
         alloc: &'a AllocId,
+        dns: Option<&'a DnsConfig>,
     ) -> BoxFuture<'a, Result<PauseContainer, DriverError>>;
 
     /// Removes the allocation's pause container; none there is fine.
@@ -39,8 +42,9 @@ impl ContainerRuntime for DockerDriver {
     fn start_pause<'a>(
         &'a self,
         alloc: &'a AllocId,
+        dns: Option<&'a DnsConfig>,
     ) -> BoxFuture<'a, Result<PauseContainer, DriverError>> {
-        Box::pin(DockerDriver::start_pause(self, alloc))
+        Box::pin(DockerDriver::start_pause(self, alloc, dns))
     }
 
     fn remove_pause<'a>(&'a self, alloc: &'a AllocId) -> BoxFuture<'a, Result<(), DriverError>> {
@@ -74,6 +78,8 @@ pub struct FakeContainerRuntime {
 struct FakeState {
     calls: Vec<ContainerCall>,
     running: BTreeSet<AllocId>,
+    /// The `dns` each allocation's pause container was last started with.
+    dns: BTreeMap<AllocId, Option<DnsConfig>>,
     fail_start: Option<String>,
 }
 
@@ -88,6 +94,12 @@ impl FakeContainerRuntime {
         self.state().running.clone()
     }
 
+    /// The `dns` block the allocation's pause container was last started with:
+    /// `None` if it never was, `Some(None)` if started without one.
+    pub fn pause_dns(&self, alloc: &AllocId) -> Option<Option<DnsConfig>> {
+        self.state().dns.get(alloc).cloned()
+    }
+
     /// Makes every `start_pause` fail with this reason.
     pub fn fail_start(&self, reason: impl Into<String>) {
         self.state().fail_start = Some(reason.into());
@@ -97,9 +109,14 @@ impl FakeContainerRuntime {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn do_start(&self, alloc: &AllocId) -> Result<PauseContainer, DriverError> {
+    fn do_start(
+        &self,
+        alloc: &AllocId,
+        dns: Option<&DnsConfig>,
+    ) -> Result<PauseContainer, DriverError> {
         let mut state = self.state();
         state.calls.push(ContainerCall::StartPause(alloc.clone()));
+        state.dns.insert(alloc.clone(), dns.cloned());
         if let Some(reason) = &state.fail_start {
             return Err(DriverError::DockerDaemon {
                 action: "start the pause container",
@@ -118,8 +135,9 @@ impl ContainerRuntime for FakeContainerRuntime {
     fn start_pause<'a>(
         &'a self,
         alloc: &'a AllocId,
+        dns: Option<&'a DnsConfig>,
     ) -> BoxFuture<'a, Result<PauseContainer, DriverError>> {
-        Box::pin(std::future::ready(self.do_start(alloc)))
+        Box::pin(std::future::ready(self.do_start(alloc, dns)))
     }
 
     fn remove_pause<'a>(&'a self, alloc: &'a AllocId) -> BoxFuture<'a, Result<(), DriverError>> {

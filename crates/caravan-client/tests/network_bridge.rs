@@ -76,10 +76,16 @@ fn example_mappings() -> Vec<PortMapping> {
 async fn docker_and_raw_exec_tasks_share_the_pause_containers_namespace() {
     let dir = tempfile::tempdir().unwrap();
     let fakes = Fakes::new();
-    let job = bridge_job(vec![
+    let mut job = bridge_job(vec![
         task("redis", "docker", json!({"image": "redis:7"})),
         task("app", "raw_exec", json!({"command": "/bin/app"})),
     ]);
+    let dns = DnsConfig {
+        servers: vec!["10.0.0.53".into()],
+        searches: vec!["svc.example".into()],
+        options: vec![],
+    };
+    job.task_groups[0].networks[0].dns = Some(dns.clone());
     let mut runner =
         AllocRunner::start(alloc("a-br", job), fakes.client(dir.path(), true)).unwrap();
     let mut rx = runner.subscribe();
@@ -95,23 +101,34 @@ async fn docker_and_raw_exec_tasks_share_the_pause_containers_namespace() {
         fakes.containers.calls(),
         vec![ContainerCall::StartPause(alloc_id.clone())]
     );
+    // The pause container's resolv.conf is the group's, for the docker tasks.
+    assert_eq!(
+        fakes.containers.pause_dns(&alloc_id),
+        Some(Some(dns.clone()))
+    );
     assert_eq!(
         fakes.net.calls(),
         vec![NetCall::Setup(AllocNetSpec {
             alloc_id: alloc_id.clone(),
             netns: NetnsTarget::Existing(pause_netns.clone()),
             ports: example_mappings(),
-            dns: None,
+            dns: Some(dns.clone()),
         })]
     );
+    // The held namespace is named, with the same resolv.conf for raw_exec.
+    let named = PathBuf::from("/var/run/netns/caravan-a-br");
+    let resolv = fakes.net.resolv_confs();
+    let text = resolv.get("caravan-a-br").expect("a resolv.conf");
+    assert!(text.contains("nameserver 10.0.0.53\n"), "{text}");
+    assert!(text.contains("search svc.example\n"), "{text}");
 
     // Phase 2: the docker task joins the pause container, raw_exec enters its
-    // namespace; both see the allocation's address and their ports.
+    // namespace by name; both see the allocation's address and their ports.
     let redis = started(&fakes.docker, "redis");
     assert_eq!(redis.network_container.as_deref(), Some("pause-a-br"));
-    assert_eq!(redis.netns_path.as_ref(), Some(&pause_netns));
+    assert_eq!(redis.netns_path.as_ref(), Some(&named));
     let app = started(&fakes.raw_exec, "app");
-    assert_eq!(app.netns_path.as_ref(), Some(&pause_netns));
+    assert_eq!(app.netns_path.as_ref(), Some(&named));
     for spec in [&redis, &app] {
         let env = &spec.env;
         assert_eq!(
@@ -148,6 +165,7 @@ async fn docker_and_raw_exec_tasks_share_the_pause_containers_namespace() {
         Some(&ContainerCall::RemovePause(alloc_id))
     );
     assert!(fakes.net.networks().is_empty());
+    assert!(fakes.net.resolv_confs().is_empty());
     assert!(fakes.containers.running().is_empty());
 }
 
@@ -194,12 +212,17 @@ async fn without_docker_tasks_the_namespace_is_made_and_no_pause_runs() {
         fakes.containers.calls().is_empty(),
         "no docker task, no pause"
     );
+    // The namespace's resolv.conf (for `ip netns exec`) lives as long as it does.
+    let resolv = fakes.net.resolv_confs();
+    assert_eq!(resolv.keys().collect::<Vec<_>>(), vec!["caravan-a-raw"]);
+    assert!(resolv["caravan-a-raw"].contains("nameserver 10.0.0.53\n"));
 
     stop(&mut runner).await;
     assert_eq!(
         fakes.net.calls().last(),
         Some(&NetCall::Teardown(AllocId::new("a-raw")))
     );
+    assert!(fakes.net.resolv_confs().is_empty());
     assert!(fakes.containers.calls().is_empty());
 }
 

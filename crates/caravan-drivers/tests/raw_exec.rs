@@ -456,6 +456,7 @@ impl Netns {
 impl Drop for Netns {
     fn drop(&mut self) {
         let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+        let _ = std::fs::remove_dir_all(Path::new("/etc/netns").join(&self.0));
     }
 }
 
@@ -501,6 +502,64 @@ async fn runs_inside_the_given_network_namespace() {
         .await
         .expect("stop");
     assert_eq!(within(d.wait(&h), "wait").await.signal, Some(15));
+}
+
+#[tokio::test]
+async fn a_named_namespace_gets_its_own_resolv_conf() {
+    let Some(netns) = Netns::create() else {
+        eprintln!("skipped: cannot create a network namespace here");
+        return;
+    };
+    // What caravan-net writes for the allocation's namespace.
+    let etc = Path::new("/etc/netns").join(&netns.0);
+    std::fs::create_dir_all(&etc).expect("mkdir /etc/netns/<name>");
+    let text = "nameserver 192.0.2.53\nsearch svc.example\n";
+    std::fs::write(etc.join("resolv.conf"), text).expect("write resolv.conf");
+    let root = TempRoot::new("netns-resolv");
+    let d = driver();
+    let mut spec = root.spec("t", sh("cat /etc/resolv.conf"));
+    spec.netns_path = Some(netns.path());
+    let stdout = spec.logs.stdout_base.clone();
+    let h = start(&*d, spec).await;
+    assert_eq!(within(d.wait(&h), "wait").await.exit_code, Some(0));
+    assert_eq!(read_log(&stdout), text);
+    // The host's file is untouched: only the task's mount namespace saw it.
+    assert_ne!(
+        std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+        text
+    );
+}
+
+#[tokio::test]
+async fn a_namespace_by_proc_path_is_entered_with_nsenter() {
+    let Some(netns) = Netns::create() else {
+        eprintln!("skipped: cannot create a network namespace here");
+        return;
+    };
+    // A process holding the namespace, as a docker pause container does.
+    let mut holder = Command::new("ip")
+        .args(["netns", "exec", &netns.0, "sleep", "1000"])
+        .spawn()
+        .expect("spawn holder");
+    let held = std::path::PathBuf::from(format!("/proc/{}/ns/net", holder.id()));
+    let want = std::fs::metadata(netns.path()).expect("stat netns");
+    eventually("the holder enters the namespace", || {
+        std::fs::metadata(&held).is_ok_and(|m| {
+            std::os::unix::fs::MetadataExt::ino(&m) == std::os::unix::fs::MetadataExt::ino(&want)
+        })
+    })
+    .await;
+    let root = TempRoot::new("netns-proc");
+    let d = driver();
+    let mut spec = root.spec("t", sh("readlink /proc/self/ns/net"));
+    spec.netns_path = Some(held);
+    let stdout = spec.logs.stdout_base.clone();
+    let h = start(&*d, spec).await;
+    assert_eq!(within(d.wait(&h), "wait").await.exit_code, Some(0));
+    let ino = std::os::unix::fs::MetadataExt::ino(&want);
+    assert_eq!(read_log(&stdout).trim(), format!("net:[{ino}]"));
+    let _ = holder.kill();
+    let _ = holder.wait();
 }
 
 #[tokio::test]

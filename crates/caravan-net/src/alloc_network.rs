@@ -18,13 +18,15 @@ pub struct AllocNetwork {
     pub prefix_len: u8,
     /// The bridge's address: the allocation's default route.
     pub gateway: Ipv4Addr,
-    /// The namespace tasks run in (`setns` on this path).
+    /// The namespace tasks run in: always the named one,
+    /// `<netns_dir>/<prefix><short id>`, also when another process holds it.
     pub netns_path: PathBuf,
     /// The host side of the veth pair, attached to the bridge.
     pub host_veth: String,
     /// The name of the interface inside the namespace (`eth0`).
     pub interface: String,
     pub ports: Vec<PortMapping>,
-    /// The allocation's `/etc/resolv.conf`.
+    /// The allocation's `/etc/resolv.conf`, also written to
+    /// `/etc/netns/<netns name>/resolv.conf` for `ip netns exec`.
     pub resolv_conf: String,
 }

@@ -11,7 +11,7 @@ use crate::names::PEER_NAME;
 use crate::net_ops::BoxFuture;
 use crate::{
     AllocNames, AllocNetSpec, AllocNetwork, BridgeConfig, IpAllocator, NetError, NetOps,
-    NetnsTarget, ReconcileReport, render_resolv_conf,
+    ReconcileReport, render_resolv_conf,
 };
 
 /// One call made to a [`FakeNetOps`], with its arguments.
@@ -36,6 +36,8 @@ struct FakeState {
     bridge_ready: bool,
     ipam: IpAllocator,
     networks: BTreeMap<AllocId, AllocNetwork>,
+    /// What the real one writes to `/etc/netns/<name>/resolv.conf`, by netns name.
+    resolv_confs: BTreeMap<String, String>,
     failures: BTreeMap<AllocId, String>,
 }
 
@@ -55,6 +57,7 @@ impl FakeNetOps {
                 bridge_ready: false,
                 ipam,
                 networks: BTreeMap::new(),
+                resolv_confs: BTreeMap::new(),
                 failures: BTreeMap::new(),
             }),
         }
@@ -73,6 +76,12 @@ impl FakeNetOps {
     /// The networks set up and not torn down, by allocation id.
     pub fn networks(&self) -> BTreeMap<AllocId, AllocNetwork> {
         self.state().networks.clone()
+    }
+
+    /// The resolv.conf files "written" for named namespaces and not removed, by
+    /// namespace name (`/etc/netns/<name>/resolv.conf` on a real host).
+    pub fn resolv_confs(&self) -> BTreeMap<String, String> {
+        self.state().resolv_confs.clone()
     }
 
     /// Makes every `setup` of `alloc` fail with [`NetError::Injected`] (after
@@ -100,10 +109,12 @@ impl FakeNetOps {
         }
         state.bridge_ready = true;
         let ip = state.ipam.assign(&spec.alloc_id)?;
-        let netns_path = match &spec.netns {
-            NetnsTarget::Create => self.config.netns_dir.join(&names.netns),
-            NetnsTarget::Existing(path) => path.clone(),
-        };
+        // As the real one, a namespace held elsewhere is named too.
+        let netns_path = self.config.netns_dir.join(&names.netns);
+        let resolv_conf = render_resolv_conf("", spec.dns.as_ref());
+        state
+            .resolv_confs
+            .insert(names.netns.clone(), resolv_conf.clone());
         let network = AllocNetwork {
             alloc_id: spec.alloc_id.clone(),
             ip,
@@ -113,7 +124,7 @@ impl FakeNetOps {
             host_veth: names.veth,
             interface: PEER_NAME.to_owned(),
             ports: spec.ports.clone(),
-            resolv_conf: render_resolv_conf("", spec.dns.as_ref()),
+            resolv_conf,
         };
         state.networks.insert(spec.alloc_id, network.clone());
         Ok(network)
@@ -122,8 +133,9 @@ impl FakeNetOps {
     fn do_teardown(&self, alloc: &AllocId) -> Result<(), NetError> {
         let mut state = self.state();
         state.calls.push(NetCall::Teardown(alloc.clone()));
-        AllocNames::new(&self.config, alloc)?;
+        let names = AllocNames::new(&self.config, alloc)?;
         state.networks.remove(alloc);
+        state.resolv_confs.remove(&names.netns);
         state.ipam.release(alloc)?;
         Ok(())
     }
@@ -143,7 +155,11 @@ impl FakeNetOps {
             if let Some(network) = state.networks.remove(&id) {
                 let ours = network.netns_path.parent() == Some(self.config.netns_dir.as_path());
                 if ours && let Some(name) = network.netns_path.file_name() {
-                    report.netns.push(name.to_string_lossy().into_owned());
+                    let name = name.to_string_lossy().into_owned();
+                    if state.resolv_confs.remove(&name).is_some() {
+                        report.resolv_confs.push(name.clone());
+                    }
+                    report.netns.push(name);
                 }
                 report.links.push(network.host_veth);
                 if !network.ports.is_empty() {
@@ -193,7 +209,7 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
-    use crate::PortMapping;
+    use crate::{NetnsTarget, PortMapping};
 
     fn spec(id: &str, netns: NetnsTarget) -> AllocNetSpec {
         AllocNetSpec {
@@ -225,13 +241,25 @@ mod tests {
             a.netns_path,
             PathBuf::from("/var/run/netns/caravan-aaaaaaaa")
         );
-        assert_eq!(b.netns_path, PathBuf::from("/proc/42/ns/net"));
+        // A namespace held elsewhere gets our name too.
+        assert_eq!(
+            b.netns_path,
+            PathBuf::from("/var/run/netns/caravan-bbbbbbbb")
+        );
+        assert_eq!(
+            fake.resolv_confs().keys().collect::<Vec<_>>(),
+            vec!["caravan-aaaaaaaa", "caravan-bbbbbbbb"]
+        );
         assert_eq!(a.gateway, Ipv4Addr::new(172, 26, 64, 1));
 
         fake.teardown(&AllocId::new("aaaaaaaa-1"))
             .await
             .expect("teardown");
         assert_eq!(fake.networks().len(), 1);
+        assert_eq!(
+            fake.resolv_confs().keys().collect::<Vec<_>>(),
+            vec!["caravan-bbbbbbbb"]
+        );
         assert_eq!(
             fake.calls(),
             vec![
@@ -267,6 +295,11 @@ mod tests {
         assert_eq!(report.netns, vec!["caravan-c".to_owned()]);
         assert_eq!(report.addresses, vec![AllocId::new("c")]);
         assert_eq!(report.chains, vec!["alloc-c".to_owned()]);
+        assert_eq!(report.resolv_confs, vec!["caravan-c".to_owned()]);
+        assert_eq!(
+            fake.resolv_confs().keys().collect::<Vec<_>>(),
+            vec!["caravan-d"]
+        );
         assert_eq!(
             fake.networks().keys().collect::<Vec<_>>(),
             vec![&AllocId::new("d")]

@@ -38,6 +38,6 @@ pub use names::AllocNames;
 pub use net_ops::{BoxFuture, NetOps};
 pub use port_mapping::PortMapping;
 pub use reconcile_report::ReconcileReport;
-pub use resolv_conf::render_resolv_conf;
+pub use resolv_conf::{ETC_NETNS_DIR, FALLBACK_SERVERS, render_resolv_conf};
 pub use spec::{AllocNetSpec, NetnsTarget};
 pub use subnet::Ipv4Subnet;

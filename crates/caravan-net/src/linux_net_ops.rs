@@ -15,7 +15,7 @@ use crate::nft::{self, Nft};
 use crate::worker::{block_on, in_own_thread, on_worker};
 use crate::{
     AllocNames, AllocNetSpec, AllocNetwork, BridgeConfig, IpAllocator, NetError, NetOps,
-    NetnsTarget, ReconcileReport, netns, render_resolv_conf, sysctl,
+    NetnsTarget, ReconcileReport, netns, render_resolv_conf, resolv_conf, sysctl,
 };
 
 const HOST_RESOLV_CONF: &str = "/etc/resolv.conf";
@@ -36,12 +36,25 @@ struct Inner {
     /// Held while the bridge is being ensured; true once it was in this process.
     bridge_ready: Mutex<bool>,
     nft: Nft,
+    /// Where each named namespace's resolv.conf goes (`/etc/netns`, as `ip netns`).
+    etc_netns_dir: PathBuf,
 }
 
 impl LinuxNetOps {
     /// Loads the address allocator from `state_dir` (created if needed). Touches
     /// nothing else until called.
     pub fn new(config: BridgeConfig, state_dir: &Path) -> Result<Self, NetError> {
+        Self::with_etc_netns_dir(config, state_dir, Path::new(resolv_conf::ETC_NETNS_DIR))
+    }
+
+    /// As [`LinuxNetOps::new`], with allocations' resolv.conf files written under
+    /// `etc_netns_dir/<netns name>/` instead of `/etc/netns`. Only `/etc/netns` is
+    /// what `ip netns exec` (and so raw_exec) reads; other directories are for tests.
+    pub fn with_etc_netns_dir(
+        config: BridgeConfig,
+        state_dir: &Path,
+        etc_netns_dir: &Path,
+    ) -> Result<Self, NetError> {
         config.validate()?;
         fs::create_dir_all(state_dir).map_err(|e| NetError::io("create", state_dir, e))?;
         let ipam = IpAllocator::open(state_dir, config.subnet)?;
@@ -51,6 +64,7 @@ impl LinuxNetOps {
                 ipam: Mutex::new(ipam),
                 bridge_ready: Mutex::new(false),
                 nft: Nft::default(),
+                etc_netns_dir: etc_netns_dir.to_path_buf(),
             }),
         })
     }
@@ -178,10 +192,14 @@ impl Inner {
             let script = nft::alloc_script(config, &names.chain, ip, &spec.ports);
             Some(self.nft.start_apply(&script)?)
         };
-        let netns_path = match &spec.netns {
-            NetnsTarget::Create => config.netns_dir.join(&names.netns),
-            NetnsTarget::Existing(path) => path.clone(),
-        };
+        // A namespace someone else holds (a pause container's) is given our name
+        // too, so that every namespace of ours is named: raw_exec enters it with
+        // `ip netns exec`, which also mounts its resolv.conf.
+        let netns_path = config.netns_dir.join(&names.netns);
+        if let NetnsTarget::Existing(held) = &spec.netns {
+            netns::prepare_dir(&config.netns_dir)?;
+            netns::bind_existing(held, &netns_path)?;
+        }
         let wired = in_own_thread(|| block_on(self.wire(spec, &names, &netns_path, ip))?);
         let mapped = match mappings.map(|pending| pending.wait()) {
             // Our table was removed behind our back (`nft flush ruleset`): rebuild
@@ -199,6 +217,7 @@ impl Inner {
         wired?;
         mapped?;
         let resolv_conf = render_resolv_conf(&host_resolv_conf(), spec.dns.as_ref());
+        resolv_conf::write_netns_resolv_conf(&self.etc_netns_dir, &names.netns, &resolv_conf)?;
         Ok(AllocNetwork {
             alloc_id: spec.alloc_id.clone(),
             ip,
@@ -299,6 +318,7 @@ impl Inner {
         unlinked?;
         unmapped?;
         netns::remove(&config.netns_dir.join(&names.netns))?;
+        resolv_conf::remove_netns_etc(&self.etc_netns_dir, &names.netns)?;
         self.ipam().release(alloc)?;
         Ok(())
     }
@@ -339,6 +359,13 @@ impl Inner {
             if !live_netns.contains(name.as_str()) {
                 netns::remove(&config.netns_dir.join(&name))?;
                 report.netns.push(name);
+            }
+        }
+        for name in netns::list(&self.etc_netns_dir, &config.netns_prefix)? {
+            if !live_netns.contains(name.as_str())
+                && resolv_conf::remove_netns_etc(&self.etc_netns_dir, &name)?
+            {
+                report.resolv_confs.push(name);
             }
         }
 

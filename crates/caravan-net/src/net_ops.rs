@@ -24,17 +24,18 @@ pub trait NetOps: Send + Sync + Debug {
     /// port map, masquerade). Called at agent start; `setup` calls it when needed.
     fn ensure_bridge(&self) -> BoxFuture<'_, Result<(), NetError>>;
 
-    /// Gives the allocation an address, a namespace (made, or the one given), a veth
-    /// pair on the bridge with `eth0` inside, `lo` up, a default route via the
-    /// bridge, its port mappings, and its resolv.conf text. A failed setup may leave
-    /// pieces behind: call `teardown`.
+    /// Gives the allocation an address, a named namespace (made, or the one given
+    /// bind-mounted under its name), a veth pair on the bridge with `eth0` inside,
+    /// `lo` up, a default route via the bridge, its port mappings, and its
+    /// resolv.conf, written to `/etc/netns/<name>/resolv.conf` for `ip netns exec`.
+    /// A failed setup may leave pieces behind: call `teardown`.
     fn setup(&self, spec: AllocNetSpec) -> BoxFuture<'_, Result<AllocNetwork, NetError>>;
 
-    /// Removes exactly this allocation's pieces (port mappings, veth, the namespace
-    /// if we made it) and frees its address. Nothing to remove is not an error.
+    /// Removes exactly this allocation's pieces (port mappings, veth, the namespace's
+    /// name, which ends a namespace we made, its resolv.conf) and frees its address. Nothing to remove is not an error.
     fn teardown<'a>(&'a self, alloc: &'a AllocId) -> BoxFuture<'a, Result<(), NetError>>;
 
-    /// Removes every namespace, veth, nftables chain and address whose allocation
+    /// Removes every namespace, resolv.conf, veth, nftables chain and address whose allocation
     /// is not in `live`: run at agent start, so nothing leaks after a crash.
     fn reconcile<'a>(
         &'a self,

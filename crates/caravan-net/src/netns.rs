@@ -104,6 +104,45 @@ pub(crate) fn create_and_enter(path: &Path) -> Result<(), NetError> {
     made
 }
 
+/// Bind-mounts the namespace at `source` (a `/proc/<pid>/ns/net` of a process that
+/// holds it) at `target`, naming it as `ip netns attach` does. A mount of another
+/// namespace already at `target` (its holder was replaced) is replaced.
+pub(crate) fn bind_existing(source: &Path, target: &Path) -> Result<(), NetError> {
+    if is_mounted(target) {
+        if same_file(source, target) {
+            return Ok(());
+        }
+        umount2(target, MntFlags::MNT_DETACH)
+            .map_err(|e| NetError::sys("unmount a replaced namespace", target, e))?;
+    }
+    match fs::remove_file(target) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(NetError::io("remove stale", target, e)),
+    }
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o444)
+        .open(target)
+        .map_err(|e| NetError::io("create", target, e))?;
+    let bound = mount(Some(source), target, NO_PATH, MsFlags::MS_BIND, NO_PATH)
+        .map_err(|e| NetError::sys("bind-mount network namespace on", target, e));
+    if bound.is_err() {
+        let _ = fs::remove_file(target);
+    }
+    bound
+}
+
+/// Whether two paths name the same namespace (device and inode of nsfs).
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (fs::metadata(a), fs::metadata(b)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
 /// Moves the calling thread into the network namespace at `path`.
 pub(crate) fn enter(path: &Path) -> Result<(), NetError> {
     let file = fs::File::open(path).map_err(|e| NetError::io("open", path, e))?;

@@ -13,6 +13,8 @@ pub struct ReconcileReport {
     pub chains: Vec<String>,
     /// Allocations whose address was freed.
     pub addresses: Vec<AllocId>,
+    /// Namespaces' resolv.conf directories (`/etc/netns/<name>`), by namespace name.
+    pub resolv_confs: Vec<String>,
 }
 
 impl ReconcileReport {
@@ -21,5 +23,6 @@ impl ReconcileReport {
             && self.links.is_empty()
             && self.chains.is_empty()
             && self.addresses.is_empty()
+            && self.resolv_confs.is_empty()
     }
 }

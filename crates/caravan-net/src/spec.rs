@@ -25,6 +25,8 @@ pub enum NetnsTarget {
     /// `ip netns add` does; raw_exec tasks run inside it. Removed on teardown.
     Create,
     /// A namespace someone else owns, such as `/proc/<pid>/ns/net` of a docker pause
-    /// container. Teardown removes our veth from it but leaves the namespace.
+    /// container. It is bind-mounted under our name too (as `ip netns attach`
+    /// does), so that raw_exec tasks enter it like a namespace of our own. Teardown
+    /// removes our veth and our name; the namespace lives on with its holder.
     Existing(PathBuf),
 }

@@ -271,28 +271,93 @@ fn existing_namespace_gets_wired_and_is_left_on_teardown() {
         dns: Some(dns),
     }))
     .expect("setup");
-    assert_eq!(got.netns_path, path);
     assert!(
         got.resolv_conf.contains("nameserver 192.0.2.53\n"),
         "{}",
         got.resolv_conf
     );
     assert!(got.resolv_conf.contains("search service.consul\n"));
-    assert_eq!(
-        net.netns_count(),
-        0,
-        "no named namespace for an existing one"
-    );
+    // The held namespace is named too, so raw_exec enters it with `ip netns exec`
+    // and sees the allocation's resolv.conf.
+    let name = got
+        .netns_path
+        .file_name()
+        .expect("a named path")
+        .to_string_lossy()
+        .into_owned();
+    assert_eq!(got.netns_path, net.config.netns_dir.join(&name));
+    assert_eq!(net.netns_count(), 1);
+    let inside = run("ip", &["netns", "exec", &name, "cat", "/etc/resolv.conf"]);
+    assert_eq!(inside, got.resolv_conf);
     let addrs = run_in(&path, "ip", &["-4", "-o", "addr"]);
     assert!(addrs.contains(&format!("{}/24", got.ip)), "{addrs}");
+    let by_name = run_in(&got.netns_path, "ip", &["-4", "-o", "addr"]);
+    assert_eq!(addrs, by_name);
+    let again = block(net.ops.setup(AllocNetSpec {
+        alloc_id: a.clone(),
+        netns: NetnsTarget::Existing(path.clone()),
+        ports: vec![],
+        dns: None,
+    }))
+    .expect("setup again");
+    assert_eq!(again.netns_path, got.netns_path);
+    assert_eq!(net.netns_count(), 1);
 
     let _server = support::Server::start(Some(&path), addr(Ipv4Addr::UNSPECIFIED, 9000), "pause");
     assert_eq!(fetch(None, addr(got.ip, 9000)).expect("reach"), "pause");
 
     block(net.ops.teardown(&a)).expect("teardown");
-    assert_eq!(net.veth_count(), 0);
+    assert_eq!((net.netns_count(), net.veth_count()), (0, 0));
+    assert!(!net.resolv_conf_dir(&name).exists());
+    // The namespace itself lives on with its holder.
     let links = run_in(&path, "ip", &["-o", "link"]);
     assert!(links.contains("lo:") && !links.contains("eth0"), "{links}");
+}
+
+#[test]
+fn resolv_conf_is_written_for_ip_netns_exec_and_removed() {
+    require_root!();
+    let net = TestNet::new();
+    let (a, b) = (net.alloc("a"), net.alloc("b"));
+    let dns = DnsConfig {
+        servers: vec!["192.0.2.7".into(), "192.0.2.8".into()],
+        searches: vec!["svc.example".into()],
+        options: vec!["ndots:3".into()],
+    };
+    let got = block(net.ops.setup(AllocNetSpec {
+        dns: Some(dns),
+        ..spec(&a, vec![])
+    }))
+    .expect("setup a");
+    block(net.ops.setup(spec(&b, vec![]))).expect("setup b");
+    let name_a = net.netns_name(&a);
+    let name_b = net.netns_name(&b);
+
+    // Phase 1: the file is there, and a process entering the namespace the way
+    // raw_exec does sees it as /etc/resolv.conf.
+    let file = net.resolv_conf_dir(&name_a).join("resolv.conf");
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("read"),
+        got.resolv_conf
+    );
+    assert!(
+        got.resolv_conf
+            .contains("nameserver 192.0.2.7\nnameserver 192.0.2.8\n")
+    );
+    let inside = run("ip", &["netns", "exec", &name_a, "cat", "/etc/resolv.conf"]);
+    assert_eq!(inside, got.resolv_conf);
+    assert!(net.resolv_conf_dir(&name_b).join("resolv.conf").is_file());
+
+    // Phase 2: teardown removes exactly its own.
+    block(net.ops.teardown(&a)).expect("teardown a");
+    assert!(!net.resolv_conf_dir(&name_a).exists());
+    assert!(net.resolv_conf_dir(&name_b).exists());
+
+    // Phase 3: a leftover (an agent that died) goes with reconcile.
+    let report = block(net.ops.reconcile(&[])).expect("reconcile");
+    assert_eq!(report.resolv_confs, vec![name_b.clone()], "{report:?}");
+    assert!(!net.resolv_conf_dir(&name_b).exists());
+    assert_eq!(net.netns_count(), 0);
 }
 
 #[test]

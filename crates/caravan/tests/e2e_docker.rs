@@ -478,7 +478,7 @@ fn bridge_tasks_share_localhost_and_mapped_ports_answer_on_the_hosts_addresses()
     assert_eq!(
         running,
         Pieces {
-            netns: 1,      // the peer's; web's is the pause container's
+            netns: 2,      // the peer's, and web's (the pause container's, named too)
             veths: 2,      // one per allocation
             chains: 1,     // web's; the peer maps no port
             port_map: 4,   // app and redis, tcp and udp
@@ -581,7 +581,7 @@ fn a_restart_after_sigkill_removes_what_the_dead_agent_left() {
     assert_eq!(
         running,
         Pieces {
-            netns: 1,
+            netns: 2,
             veths: 2,
             chains: 1,
             port_map: 2,

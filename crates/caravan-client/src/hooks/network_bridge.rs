@@ -5,9 +5,17 @@
 //! Which namespace depends on the group's drivers. Docker can only put a container
 //! into a namespace that another container holds, so when any task of the group uses
 //! docker a pause container is started first and its namespace
-//! (`/proc/<pid>/ns/net`) is wired; the docker tasks join the pause container and
-//! the other tasks (raw_exec) enter its namespace. Without docker tasks caravan-net
-//! makes a named namespace of its own.
+//! (`/proc/<pid>/ns/net`) is wired and named; the docker tasks join the pause
+//! container and the other tasks (raw_exec) enter its namespace. Without docker
+//! tasks caravan-net makes a named namespace of its own.
+//!
+//! DNS, as in Nomad: every task of the group sees one resolv.conf, from the group's
+//! `dns` block where it sets a field and from the host's otherwise (loopback servers
+//! dropped, Docker's public fallback when none is left). caravan-net writes it to
+//! `/etc/netns/<name>/resolv.conf`, which raw_exec's `ip netns exec` mounts over
+//! `/etc/resolv.conf`; the pause container gets the block as its `Dns`,
+//! `DnsSearch` and `DnsOptions`, and docker gives its resolv.conf to the tasks that
+//! join it.
 //!
 //! The hook fills the context with the namespace, the pause container and the
 //! network status (`NOMAD_ALLOC_IP_*` and friends, and `Allocation.NetworkStatus` on
@@ -76,11 +84,13 @@ impl NetworkBridgeHook {
                              bridge network, and docker is not available on this client"
                         .to_owned(),
                 })?;
-            let pause = containers.start_pause(&ctx.alloc.id).await.map_err(|e| {
-                AllocHookError::Bridge {
+            let dns = network.dns.as_ref();
+            let pause = containers
+                .start_pause(&ctx.alloc.id, dns)
+                .await
+                .map_err(|e| AllocHookError::Bridge {
                     reason: format!("cannot start the pause container: {e}"),
-                }
-            })?;
+                })?;
             Some(pause)
         } else {
             None

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use bollard::Docker;
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::CreateContainerOptions;
-use caravan_model::AllocId;
+use caravan_model::{AllocId, DnsConfig};
 
 use super::options::DockerOptions;
 use super::{DockerDriver, LABEL_ALLOC_ID, LABEL_NODE_ID, api};
@@ -58,8 +58,16 @@ pub fn pause_name(alloc: &AllocId) -> String {
 }
 
 /// The create request for an allocation's pause container: no network of docker's,
-/// no restart, labelled as the allocation's.
-pub(crate) fn pause_body(alloc: &AllocId, options: &DockerOptions) -> ContainerCreateBody {
+/// no restart, labelled as the allocation's, with the group's `dns` block as its
+/// `Dns`, `DnsSearch` and `DnsOptions`. Docker gives a container that joins another's
+/// network that container's resolv.conf, so the group's docker tasks see these; what
+/// the block leaves out Docker fills from the host's file, as caravan-net does for
+/// the resolv.conf of raw_exec tasks.
+pub(crate) fn pause_body(
+    alloc: &AllocId,
+    options: &DockerOptions,
+    dns: Option<&DnsConfig>,
+) -> ContainerCreateBody {
     let mut labels = HashMap::from([
         (LABEL_ALLOC_ID.to_owned(), alloc.as_str().to_owned()),
         (LABEL_PAUSE.to_owned(), "true".to_owned()),
@@ -80,17 +88,29 @@ pub(crate) fn pause_body(alloc: &AllocId, options: &DockerOptions) -> ContainerC
             // It only sleeps: a few MB at most, and the smallest CPU share.
             memory: Some(32 * 1024 * 1024),
             cpu_shares: Some(2),
+            dns: dns.and_then(|d| non_empty(&d.servers)),
+            dns_search: dns.and_then(|d| non_empty(&d.searches)),
+            dns_options: dns.and_then(|d| non_empty(&d.options)),
             ..HostConfig::default()
         }),
         ..ContainerCreateBody::default()
     }
 }
 
+/// `None` for an empty list: docker then uses the host's values.
+fn non_empty(values: &[String]) -> Option<Vec<String>> {
+    (!values.is_empty()).then(|| values.to_vec())
+}
+
 impl DockerDriver {
     /// Starts the allocation's pause container, or finds the one that already runs
     /// (the hook ran again, or the agent restarted): idempotent. A stopped one of the
-    /// same name is replaced.
-    pub async fn start_pause(&self, alloc: &AllocId) -> Result<PauseContainer, DriverError> {
+    /// same name is replaced. `dns` is the group's `network { dns { ... } }`.
+    pub async fn start_pause(
+        &self,
+        alloc: &AllocId,
+        dns: Option<&DnsConfig>,
+    ) -> Result<PauseContainer, DriverError> {
         let docker = self.daemon("reach the Docker Engine").await?;
         let name = pause_name(alloc);
         if let Some(running) = running_pause(&docker, &name, alloc).await? {
@@ -109,7 +129,7 @@ impl DockerDriver {
             name: Some(name.clone()),
             ..CreateContainerOptions::default()
         };
-        let body = pause_body(alloc, &self.options);
+        let body = pause_body(alloc, &self.options, dns);
         let id = match docker
             .create_container(Some(options.clone()), body.clone())
             .await
@@ -228,7 +248,7 @@ mod tests {
             node_id: Some("node-1".into()),
             ..DockerOptions::default()
         };
-        let body = pause_body(&AllocId::new("a1"), &options);
+        let body = pause_body(&AllocId::new("a1"), &options, None);
         assert_eq!(body.image.as_deref(), Some(PAUSE_IMAGE));
         let labels = body.labels.unwrap_or_default();
         assert_eq!(labels.get(LABEL_ALLOC_ID).map(String::as_str), Some("a1"));
@@ -240,6 +260,29 @@ mod tests {
         let host = body.host_config.unwrap_or_default();
         assert_eq!(host.network_mode.as_deref(), Some("none"));
         assert!(host.port_bindings.is_none());
+        // Without a dns block docker uses the host's resolv.conf.
+        assert_eq!(
+            (host.dns, host.dns_search, host.dns_options),
+            (None, None, None)
+        );
+    }
+
+    #[test]
+    fn the_groups_dns_block_becomes_the_pause_containers() {
+        let dns = DnsConfig {
+            servers: vec!["192.0.2.53".into(), "192.0.2.54".into()],
+            searches: vec!["svc.example".into()],
+            options: vec![],
+        };
+        let body = pause_body(&AllocId::new("a1"), &DockerOptions::default(), Some(&dns));
+        let host = body.host_config.unwrap_or_default();
+        assert_eq!(
+            host.dns,
+            Some(vec!["192.0.2.53".to_owned(), "192.0.2.54".to_owned()])
+        );
+        assert_eq!(host.dns_search, Some(vec!["svc.example".to_owned()]));
+        // What the block leaves out stays docker's to fill from the host.
+        assert_eq!(host.dns_options, None);
     }
 
     /// Against the local Docker Engine: skipped (with a line saying so) when none
@@ -262,9 +305,12 @@ mod tests {
         let alloc = AllocId::new(format!("pausetest-{}", std::process::id()));
 
         // Phase 1: started once; a second start finds the same container.
-        let first = driver.start_pause(&alloc).await.expect("start the pause");
+        let first = driver
+            .start_pause(&alloc, None)
+            .await
+            .expect("start the pause");
         assert!(first.netns_path().exists(), "{first:?}");
-        let again = driver.start_pause(&alloc).await.expect("start again");
+        let again = driver.start_pause(&alloc, None).await.expect("start again");
         assert_eq!(first, again);
 
         // Phase 2: reconcile keeps it while its allocation exists, then removes it.
@@ -287,7 +333,7 @@ mod tests {
             .remove_pause(&alloc)
             .await
             .expect("remove, none there");
-        let fresh = driver.start_pause(&alloc).await.expect("start anew");
+        let fresh = driver.start_pause(&alloc, None).await.expect("start anew");
         assert_ne!(fresh.id, first.id);
         driver.remove_pause(&alloc).await.expect("remove");
         let left = driver.reconcile(|_| false).await.expect("reconcile");

@@ -306,9 +306,12 @@ impl RawExecTask {
     }
 }
 
+/// Where `ip netns` keeps named namespaces (`/var/run` is a link to `/run`).
+const NAMED_NETNS_DIRS: [&str; 2] = ["/var/run/netns", "/run/netns"];
+
 /// The program and arguments to execute: the command, resolved against the task
-/// directory when it is a relative path, behind `nsenter` when the task runs in a
-/// network namespace.
+/// directory when it is a relative path, behind `ip netns exec` or `nsenter` when
+/// the task runs in a network namespace.
 fn command_line(
     spec: &TaskSpec,
     config: &RawExecConfig,
@@ -328,23 +331,57 @@ fn command_line(
             path: netns.clone(),
         });
     }
-    // nsenter joins the namespace and then execs the command, so the pid, the
-    // process group and the exit status are the command's own.
-    let nsenter = find_on_agent_path("nsenter").ok_or_else(|| DriverError::Spawn {
+    let missing = |tool: &str, why: &str| DriverError::Spawn {
         task: spec.task_name.clone(),
         command: config.command.clone(),
-        source: std::io::Error::new(
-            std::io::ErrorKind::NotFound,
-            "nsenter (util-linux) is needed to run a task in a network namespace",
-        ),
-    })?;
-    let mut args = vec![
-        format!("--net={}", netns.display()),
-        "--".to_owned(),
-        program.to_string_lossy().into_owned(),
-    ];
+        source: std::io::Error::new(std::io::ErrorKind::NotFound, format!("{tool} {why}")),
+    };
+    // Both join the namespace and then exec the command, so the pid, the process
+    // group and the exit status are the command's own.
+    let (wrapper, mut args) = match netns_name(netns) {
+        // A named namespace: `ip netns exec` also gives the task a mount namespace
+        // of its own with /etc/netns/<name>/resolv.conf (the allocation's, written
+        // by caravan-net) over /etc/resolv.conf, and a /sys of the namespace.
+        Some(name) => {
+            let ip = find_on_agent_path("ip").ok_or_else(|| {
+                missing(
+                    "ip",
+                    "(iproute2) is needed to run a task in a network namespace",
+                )
+            })?;
+            (
+                ip,
+                vec!["netns".to_owned(), "exec".to_owned(), name.to_owned()],
+            )
+        }
+        // Any other path (`/proc/<pid>/ns/net`): only the network namespace is
+        // joined, and the task sees the host's /etc/resolv.conf.
+        None => {
+            let nsenter = find_on_agent_path("nsenter").ok_or_else(|| {
+                missing(
+                    "nsenter",
+                    "(util-linux) is needed to run a task in a network namespace",
+                )
+            })?;
+            (
+                nsenter,
+                vec![format!("--net={}", netns.display()), "--".to_owned()],
+            )
+        }
+    };
+    args.push(program.to_string_lossy().into_owned());
     args.extend(config.args.iter().cloned());
-    Ok((nsenter, args))
+    Ok((wrapper, args))
+}
+
+/// The name `ip netns` knows the namespace at `path` by, when it is one of its
+/// named namespaces.
+fn netns_name(path: &Path) -> Option<&str> {
+    let dir = path.parent()?;
+    let name = path.file_name()?.to_str()?;
+    let named = NAMED_NETNS_DIRS.iter().any(|d| dir == Path::new(d));
+    let plain = !name.is_empty() && !name.starts_with('.') && !name.starts_with('-');
+    (named && plain).then_some(name)
 }
 
 /// A program on the agent's own `PATH` (not the task's), or in the usual places.
@@ -410,4 +447,23 @@ fn unix_ms_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_namespaces_named_by_ip_netns_have_a_name() {
+        let name = |p: &str| netns_name(Path::new(p)).map(str::to_owned);
+        assert_eq!(
+            name("/var/run/netns/caravan-1a2b"),
+            Some("caravan-1a2b".into())
+        );
+        assert_eq!(name("/run/netns/caravan-1a2b"), Some("caravan-1a2b".into()));
+        assert_eq!(name("/proc/4242/ns/net"), None);
+        assert_eq!(name("/tmp/netns/caravan-1a2b"), None);
+        assert_eq!(name("/var/run/netns/-n"), None);
+        assert_eq!(name("/var/run/netns"), None);
+    }
 }

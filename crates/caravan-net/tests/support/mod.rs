@@ -138,6 +138,18 @@ impl TestNet {
         out.lines().filter(|l| !l.trim().is_empty()).count()
     }
 
+    /// The named namespace of `alloc` (`<prefix><short id>`).
+    pub fn netns_name(&self, alloc: &AllocId) -> String {
+        caravan_net::AllocNames::new(&self.config, alloc)
+            .expect("valid id")
+            .netns
+    }
+
+    /// Where `ip netns exec` finds the namespace's resolv.conf.
+    pub fn resolv_conf_dir(&self, netns: &str) -> PathBuf {
+        Path::new(caravan_net::ETC_NETNS_DIR).join(netns)
+    }
+
     /// Allocation chains and port map entries in this test's table.
     pub fn nft_alloc_pieces(&self) -> (usize, usize) {
         let out = run("nft", &["list", "table", "ip", &self.config.table]);

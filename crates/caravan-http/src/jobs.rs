@@ -218,9 +218,18 @@ pub(crate) async fn allocations(
 ) -> Result<Response, ApiError> {
     let ns = q.single_namespace()?;
     let with_resources = q.flag("resources")?;
+    // `?all=true` adds the allocations of earlier jobs of the same id (purged, then
+    // registered again), as in Nomad.
+    let all = q.flag("all")?;
     let snap = blocking::snapshot(&api, Table::Allocs, &q).await;
-    let stubs: Vec<AllocListStub<'_>> = snap
-        .allocs_by_job(ns, &JobId::from(id))
+    let id = JobId::from(id);
+    let allocs: Vec<&caravan_model::Allocation> = if all {
+        snap.allocs_by_job(ns, &id).collect()
+    } else {
+        snap.allocs_of_current_job(ns, &id).collect()
+    };
+    let stubs: Vec<AllocListStub<'_>> = allocs
+        .into_iter()
         .map(|a| AllocListStub::new(a, with_resources))
         .collect();
     blocking::json(&api, snap.index(Table::Allocs), &stubs, &q)

@@ -63,7 +63,9 @@ fn run(snap: &Snapshot, eval: &Evaluation, ctx: &SchedContext) -> Result<Outcome
             job_type: job_type.to_owned(),
         });
     }
-    let allocs: Vec<&Allocation> = snap.allocs_by_job(namespace, &eval.job_id).collect();
+    let allocs: Vec<&Allocation> = snap
+        .allocs_of_current_job(namespace, &eval.job_id)
+        .collect();
     let mut rng = Rng::new(ctx.seed);
     let mut plan = Plan {
         eval_id: eval.id.clone(),

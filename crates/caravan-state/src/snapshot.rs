@@ -338,6 +338,22 @@ impl Snapshot {
         self.ids_to_allocs(self.tables.allocs_by_job.get(&JobKey::new(namespace, id)))
     }
 
+    /// The allocations of the job registered now under this id: those of an earlier
+    /// job of the same id (stopped with purge, then registered again) are left out,
+    /// as Nomad tells them apart by the job's create index. Every allocation of the
+    /// id when no job is registered.
+    pub fn allocs_of_current_job<'a>(
+        &'a self,
+        namespace: &str,
+        id: &JobId,
+    ) -> impl Iterator<Item = &'a Allocation> + use<'a> {
+        let current = self.job(namespace, id).and_then(|j| j.create_index);
+        self.allocs_by_job(namespace, id).filter(move |a| {
+            let created = a.job.as_ref().and_then(|j| j.create_index);
+            current.is_none() || created.is_none() || created == current
+        })
+    }
+
     /// A node's allocations, every status included, sorted by id.
     pub fn allocs_by_node<'a>(
         &'a self,

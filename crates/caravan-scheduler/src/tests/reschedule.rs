@@ -241,3 +241,24 @@ fn stopped_by_user_is_replaced() {
         .collect();
     assert!(new.iter().any(|a| a.name == victim.name));
 }
+
+#[test]
+fn a_job_registered_again_after_a_purge_ignores_the_old_jobs_allocations() {
+    let mut h = Harness::new();
+    h.add_nodes(["n1", "n2"].map(node));
+    h.run_job(job("web", 1));
+    let old = h.live("web")[0].id.clone();
+    h.client(&old, "failed");
+    let stop = h.stop_job("web", true);
+    h.run(&stop);
+    // The same id again: a new job (another create index), placed at once rather
+    // than waiting on the old job's failed allocation's reschedule delay.
+    let out = h.run_job(job("web", 1));
+    let new = placed(&out);
+    assert_eq!(new.len(), 1, "the new job gets its own allocation");
+    assert_ne!(new[0].id, old);
+    assert!(
+        new[0].previous_allocation.is_none(),
+        "nothing of the old job is replaced"
+    );
+}

@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use caravan_model::{AllocId, AllocNetworkStatus, TaskState};
 
 /// An allocation's client-side status: what `Allocation.ClientStatus`,
-/// `ClientDescription` and `TaskStates` become on the server.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// `ClientDescription` and `TaskStates` become on the server. It travels to remote
+/// servers as it is (serde).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AllocUpdate {
     pub alloc_id: AllocId,
     /// "pending", "running", "complete" or "failed".

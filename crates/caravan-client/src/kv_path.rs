@@ -4,7 +4,9 @@
 use std::fmt;
 
 /// A watched part of the KV store.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum KvPath {
     /// One key, exactly (`key`, `keyOrDefault`, `keyExists`).
     Key(String),
@@ -32,7 +34,7 @@ impl fmt::Display for KvPath {
 }
 
 /// One KV entry.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct KvPair {
     pub key: String,
     /// The raw value; templates read it as UTF-8 (lossily).

@@ -5,9 +5,9 @@
 //! in the group, the pause container carries it as its `Dns`/`DnsSearch`/
 //! `DnsOptions` and the docker task, joining the pause container, sees the same.
 //!
-//! Bridge networking needs root; the docker test also needs a Docker Engine and
-//! the `caravan/pause` and `caravan-test/tool` images (built by `scripts/build-images`
-//! and by caravan-drivers' docker tests). Each test skips with a line otherwise.
+//! Bridge networking needs root; the docker test also needs a Docker Engine and the
+//! `caravan/pause` and `redis:7` images (built by `scripts/build-images`, which
+//! `scripts/test` runs). Each test skips with a line otherwise.
 
 mod support;
 
@@ -144,18 +144,34 @@ fn docker_skip_reason() -> Option<String> {
         return Some("no Docker Engine answers here".to_owned());
     }
     let present = Command::new("docker")
-        .args(["image", "inspect", "caravan/pause:latest", TOOL_IMAGE])
+        .args(["image", "inspect", "caravan/pause:latest", IMAGE])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
     (!present).then(|| {
-        format!("caravan/pause:latest or {TOOL_IMAGE} is missing (scripts/build-images, caravan-drivers' docker tests)")
+        format!("caravan/pause:latest or {IMAGE} is missing (scripts/build-images, which scripts/test runs)")
     })
 }
 
-/// A static program with a `cat=PATH` step (caravan-drivers' test image).
-const TOOL_IMAGE: &str = "caravan-test/tool:latest";
+/// Any image of scripts/build-images will do: the test reads the container's
+/// resolv.conf from the host (`docker inspect`), so the image needs no shell.
+const IMAGE: &str = "redis:7";
+
+/// The resolv.conf docker gave a task's container, read from the host.
+fn container_resolv_conf(task: &str, alloc: &str) -> Option<String> {
+    let out = Command::new("docker")
+        .args([
+            "inspect",
+            "-f",
+            "{{.ResolvConfPath}}",
+            &format!("{task}-{alloc}"),
+        ])
+        .output()
+        .ok()?;
+    let path = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    std::fs::read_to_string(path).ok()
+}
 
 #[test]
 fn docker_and_raw_exec_tasks_of_a_bridge_group_see_the_same_dns() {
@@ -167,20 +183,17 @@ fn docker_and_raw_exec_tasks_of_a_bridge_group_see_the_same_dns() {
     let agent = Agent::start("dns-docker");
 
     // Phase 1: a docker task (joining the pause container) and a raw_exec task
-    // (entering its namespace by name) both print the group's resolv.conf.
+    // (entering its namespace by name) both see the group's resolv.conf.
     let tasks = format!(
         r#"
     task "box" {{
       driver = "docker"
       config {{
-        image   = "{TOOL_IMAGE}"
-        command = "/tool"
-        args    = ["cat=/etc/resolv.conf", "sleep=inf"]
-        init    = true
+        image = "{IMAGE}"
       }}
       resources {{
         cpu    = 20
-        memory = 16
+        memory = 32
       }}
     }}
 {}"#,
@@ -191,7 +204,15 @@ fn docker_and_raw_exec_tasks_of_a_bridge_group_see_the_same_dns() {
         .as_str()
         .expect("an id")
         .to_owned();
-    let docker_saw = wait_resolv_conf(&agent, &alloc, "box");
+    let docker_saw = wait_for("the docker task's resolv.conf", |last| {
+        let seen = container_resolv_conf("box", &alloc);
+        *last = format!("{seen:?}");
+        seen.filter(|text| {
+            EXPECTED
+                .iter()
+                .all(|line| text.lines().any(|l| l.trim() == *line))
+        })
+    });
     let raw_saw = wait_resolv_conf(&agent, &alloc, "show");
     for seen in [&docker_saw, &raw_saw] {
         let servers: Vec<&str> = seen

@@ -48,8 +48,8 @@ fn sleep_job(id: &str) -> Value {
     }})
 }
 
-fn job_ids(cluster: &Cluster, host: &Host, query: &str) -> Vec<String> {
-    let jobs = cluster.get_json(host, &format!("/v1/jobs{query}"));
+/// The sorted ids of a `/v1/jobs` answer.
+fn ids_of(jobs: &Value) -> Vec<String> {
     let mut ids: Vec<String> = jobs
         .as_array()
         .map(|a| {
@@ -60,6 +60,10 @@ fn job_ids(cluster: &Cluster, host: &Host, query: &str) -> Vec<String> {
         .unwrap_or_default();
     ids.sort();
     ids
+}
+
+fn job_ids(cluster: &Cluster, host: &Host, query: &str) -> Vec<String> {
+    ids_of(&cluster.get_json(host, &format!("/v1/jobs{query}")))
 }
 
 /// A write through `host`'s HTTP API, run inside its namespace (the test process
@@ -87,17 +91,7 @@ fn put_inside(host: &Host, path: &str, body: &Value) -> u16 {
 fn stale_job_ids_inside(host: &Host) -> Vec<String> {
     let url = format!("http://{}:4646/v1/jobs?stale", host.ip());
     let out = host.exec(&["curl", "-s", "-m", "5", &url]);
-    let jobs: Value = serde_json::from_str(&out.stdout).unwrap_or(Value::Null);
-    let mut ids: Vec<String> = jobs
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|j| j["ID"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
-    ids.sort();
-    ids
+    ids_of(&serde_json::from_str(&out.stdout).unwrap_or(Value::Null))
 }
 
 #[test]

@@ -17,7 +17,7 @@ use caravan_model::{AllocId, Allocation, Node, NodeId, ServiceRegistration};
 use caravan_raft::{Raft, RaftId, RaftRequest};
 use caravan_rpc::{ErrorKind, Handler, PeerInfo, RpcClient, RpcError};
 use caravan_server::Server;
-use caravan_state::{AllocClientUpdate, Command};
+use caravan_state::Command;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -243,22 +243,6 @@ struct Indexed<T> {
 /// Service lists on the wire: JSON object keys must be strings, so pairs.
 type WireServiceLists = Vec<((String, String), Vec<ServiceRegistration>)>;
 
-/// A KV path on the wire.
-#[derive(Debug, Serialize, Deserialize)]
-enum WirePath {
-    Key(String),
-    Prefix(String),
-}
-
-/// A KV entry on the wire.
-#[derive(Debug, Serialize, Deserialize)]
-struct WireKv {
-    key: String,
-    value: Vec<u8>,
-    flags: u64,
-    modify_index: u64,
-}
-
 fn decode<T: DeserializeOwned>(body: Value) -> Result<T, RpcError> {
     serde_json::from_value(body)
         .map_err(|e| RpcError::new(ErrorKind::BadRequest, format!("malformed request: {e}")))
@@ -316,17 +300,7 @@ async fn client_call(server: &LocalServer, method: &str, body: Value) -> Result<
             encode(&Indexed { value, index })
         }
         "client.update_allocs" => {
-            let updates: Vec<AllocClientUpdate> = decode(body)?;
-            let updates = updates
-                .into_iter()
-                .map(|u| AllocUpdate {
-                    alloc_id: u.alloc_id,
-                    client_status: u.client_status,
-                    client_description: u.client_description,
-                    task_states: u.task_states,
-                    network_status: u.network_status,
-                })
-                .collect();
+            let updates: Vec<AllocUpdate> = decode(body)?;
             server.update_allocs(updates).await.map_err(api_rpc_error)?;
             encode(&())
         }
@@ -358,28 +332,11 @@ async fn client_call(server: &LocalServer, method: &str, body: Value) -> Result<
             encode(&Indexed { value, index })
         }
         "client.watch_kv" => {
-            let req: Blocking<Vec<WirePath>> = decode(body)?;
-            let paths = req
-                .what
-                .into_iter()
-                .map(|p| match p {
-                    WirePath::Key(k) => KvPath::Key(k),
-                    WirePath::Prefix(p) => KvPath::Prefix(p),
-                })
-                .collect();
-            let (pairs, index) = server
-                .watch_kv(paths, req.min_index, Duration::from_millis(req.wait_ms))
+            let req: Blocking<Vec<KvPath>> = decode(body)?;
+            let (value, index) = server
+                .watch_kv(req.what, req.min_index, Duration::from_millis(req.wait_ms))
                 .await
                 .map_err(api_rpc_error)?;
-            let value: Vec<WireKv> = pairs
-                .into_iter()
-                .map(|p| WireKv {
-                    key: p.key,
-                    value: p.value,
-                    flags: p.flags,
-                    modify_index: p.modify_index,
-                })
-                .collect();
             encode(&Indexed { value, index })
         }
         other => Err(RpcError::new(
@@ -529,16 +486,6 @@ impl ServerApi for RpcServerApi {
         &self,
         updates: Vec<AllocUpdate>,
     ) -> BoxFuture<'_, Result<(), ServerApiError>> {
-        let updates: Vec<AllocClientUpdate> = updates
-            .into_iter()
-            .map(|u| AllocClientUpdate {
-                alloc_id: u.alloc_id,
-                client_status: u.client_status,
-                client_description: u.client_description,
-                task_states: u.task_states,
-                network_status: u.network_status,
-            })
-            .collect();
         Box::pin(async move {
             self.call("client.update_allocs", &updates, CALL_TIMEOUT)
                 .await
@@ -605,30 +552,14 @@ impl ServerApi for RpcServerApi {
     ) -> BoxFuture<'_, Result<(Vec<KvPair>, u64), ServerApiError>> {
         Box::pin(async move {
             let req = Blocking {
-                what: paths
-                    .into_iter()
-                    .map(|p| match p {
-                        KvPath::Key(k) => WirePath::Key(k),
-                        KvPath::Prefix(p) => WirePath::Prefix(p),
-                    })
-                    .collect::<Vec<_>>(),
+                what: paths,
                 min_index,
                 wait_ms: millis(wait),
             };
-            let answer: Indexed<Vec<WireKv>> = self
+            let answer: Indexed<Vec<KvPair>> = self
                 .call("client.watch_kv", &req, wait + BLOCKING_SLACK)
                 .await?;
-            let pairs = answer
-                .value
-                .into_iter()
-                .map(|p| KvPair {
-                    key: p.key,
-                    value: p.value,
-                    flags: p.flags,
-                    modify_index: p.modify_index,
-                })
-                .collect();
-            Ok((pairs, answer.index))
+            Ok((answer.value, answer.index))
         })
     }
 }
